@@ -1,0 +1,228 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Action kinds: what an outbox row asks the messenger to do.
+const (
+	ActSend       = "send"        // a text message
+	ActPhoto      = "photo"       // a photo with an optional caption
+	ActDocument   = "document"    // a file with an optional caption
+	ActEditText   = "edit_text"   // replace a sent message's text (and keyboard)
+	ActEditMarkup = "edit_markup" // replace a sent message's keyboard only
+	ActDelete     = "delete"      // delete a sent message
+	ActAnswer     = "answer"      // answer a button press (stop the spinner)
+)
+
+// Priorities: lower is sent first.
+const (
+	// PriorityInteractive is a reply to something a person just did.
+	PriorityInteractive = 0
+	// PriorityBulk is fan-out: reminders, announcements, digests.
+	PriorityBulk = 1
+)
+
+// Button is one inline-keyboard button: it carries callback data or opens a URL.
+type Button struct {
+	Text string `json:"text"`
+	Data string `json:"data,omitempty"`
+	URL  string `json:"url,omitempty"`
+}
+
+// Action is an outgoing message or change, in danvan's own terms. The
+// messenger adapter translates it; feature code never sees Telegram's types.
+type Action struct {
+	Kind string `json:"kind"`
+	// Text is the message text or caption, HTML unless Plain.
+	Text  string `json:"text,omitempty"`
+	Plain bool   `json:"plain,omitempty"`
+	// Buttons is an inline keyboard, one slice per row.
+	Buttons [][]Button `json:"buttons,omitempty"`
+	// ReplyTo threads the message under another (0 = none); the message is
+	// sent anyway if that one was deleted.
+	ReplyTo int `json:"reply_to,omitempty"`
+	// ForceReply opens a reply to this message in the person's client.
+	ForceReply  bool   `json:"force_reply,omitempty"`
+	Placeholder string `json:"placeholder,omitempty"`
+	// A photo or document is sent by FileID, or uploaded from FileData.
+	FileID   string `json:"file_id,omitempty"`
+	FileName string `json:"file_name,omitempty"`
+	FileData []byte `json:"file_data,omitempty"`
+	// MessageID is the message an edit or deletion acts on.
+	MessageID int `json:"message_id,omitempty"`
+	// CallbackID and Alert answer a button press; Text is the notice shown.
+	CallbackID     string `json:"callback_id,omitempty"`
+	Alert          bool   `json:"alert,omitempty"`
+	DisablePreview bool   `json:"disable_preview,omitempty"`
+	Silent         bool   `json:"silent,omitempty"`
+}
+
+// OutboxRow is a message waiting to be sent. Rows are written in the same
+// transaction as the change that caused them and leave the outbox only
+// after the messenger accepted them.
+type OutboxRow struct {
+	ID       uint64 `json:"-"`
+	ChatID   int64  `json:"chat_id"`
+	Priority int    `json:"priority,omitempty"`
+	// Origin says what caused the row ("update:123", later "reminder:…"),
+	// so the sent message can be found again to edit it or match replies.
+	Origin  string    `json:"origin,omitempty"`
+	Action  Action    `json:"action"`
+	Created time.Time `json:"created"`
+	// NotBefore delays a retry; ExpiresAt drops a row that no longer matters.
+	NotBefore time.Time `json:"not_before,omitzero"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	Attempts  int       `json:"attempts,omitempty"`
+	LastError string    `json:"last_error,omitempty"`
+}
+
+// Delivery outcomes.
+const (
+	DeliverySent        = "sent"
+	DeliveryFailed      = "failed"
+	DeliveryExpired     = "expired"
+	DeliveryUnreachable = "unreachable"
+)
+
+// Delivery records what became of an outbox row.
+type Delivery struct {
+	OutboxID uint64 `json:"outbox_id"`
+	ChatID   int64  `json:"chat_id"`
+	Origin   string `json:"origin,omitempty"`
+	Kind     string `json:"kind"`
+	Status   string `json:"status"`
+	// MessageIDs are the ids the messenger gave the message; more than one
+	// when the row was sent again after an unconfirmed attempt.
+	MessageIDs []int     `json:"message_ids,omitempty"`
+	Attempts   int       `json:"attempts,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+	At         time.Time `json:"at"`
+}
+
+// Enqueue adds a row to the outbox and returns its id. Rows are sent in id
+// order within a chat.
+func (tx *Tx) Enqueue(r OutboxRow) (uint64, error) {
+	b := tx.bucket(bucketOutbox)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return 0, fmt.Errorf("enqueue: %w", err)
+	}
+	if err := putJSON(b, u64(seq), r); err != nil {
+		return 0, fmt.Errorf("enqueue: %w", err)
+	}
+	return seq, nil
+}
+
+// OutboxRow returns the pending row with this id.
+func (tx *Tx) OutboxRow(rowID uint64) (OutboxRow, error) {
+	var r OutboxRow
+	if err := getJSON(tx.bucket(bucketOutbox), u64(rowID), &r); err != nil {
+		return r, fmt.Errorf("outbox row %d: %w", rowID, err)
+	}
+	r.ID = rowID
+	return r, nil
+}
+
+// PendingOutbox returns up to limit pending rows with ids above after, in
+// id order.
+func (tx *Tx) PendingOutbox(after uint64, limit int) ([]OutboxRow, error) {
+	var out []OutboxRow
+	c := tx.bucket(bucketOutbox).Cursor()
+	for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+		var r OutboxRow
+		if err := unmarshal(v, &r); err != nil {
+			return nil, fmt.Errorf("outbox row %d: %w", binary.BigEndian.Uint64(k), err)
+		}
+		r.ID = binary.BigEndian.Uint64(k)
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// OutboxLen returns the number of pending rows.
+func (tx *Tx) OutboxLen() int { return tx.bucket(bucketOutbox).Stats().KeyN }
+
+// RescheduleOutbox saves a row's retry state (attempts, error, NotBefore).
+func (tx *Tx) RescheduleOutbox(r OutboxRow) error {
+	b := tx.bucket(bucketOutbox)
+	if b.Get(u64(r.ID)) == nil {
+		return fmt.Errorf("reschedule outbox row %d: %w", r.ID, ErrNotFound)
+	}
+	return putJSON(b, u64(r.ID), r)
+}
+
+// AckOutbox records that the messenger accepted the row as messageID (0 for
+// actions without a message, such as deletions) and removes it from the
+// outbox. Acknowledging a row again adds the new message id to its delivery,
+// so a message sent twice keeps both ids.
+func (tx *Tx) AckOutbox(r OutboxRow, messageID int, at time.Time) error {
+	return tx.finishOutbox(r, DeliverySent, messageID, "", at)
+}
+
+// FailOutbox records that the row will not be delivered (status failed,
+// expired or unreachable, with a reason free of user content) and removes it.
+func (tx *Tx) FailOutbox(r OutboxRow, status, reason string, at time.Time) error {
+	return tx.finishOutbox(r, status, 0, reason, at)
+}
+
+func (tx *Tx) finishOutbox(r OutboxRow, status string, messageID int, reason string, at time.Time) error {
+	deliveries := tx.bucket(bucketDeliveries)
+	var d Delivery
+	err := getJSON(deliveries, u64(r.ID), &d)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		d = Delivery{OutboxID: r.ID, ChatID: r.ChatID, Origin: r.Origin, Kind: r.Action.Kind}
+	case err != nil:
+		return fmt.Errorf("delivery of row %d: %w", r.ID, err)
+	}
+	d.Status, d.Reason, d.At, d.Attempts = status, reason, at, r.Attempts+1
+	if messageID != 0 {
+		d.MessageIDs = append(d.MessageIDs, messageID)
+	}
+	if err := putJSON(deliveries, u64(r.ID), d); err != nil {
+		return fmt.Errorf("delivery of row %d: %w", r.ID, err)
+	}
+	if r.Origin != "" {
+		if err := tx.bucket(bucketOrigins).Put(originKey(r.Origin, r.ID), nil); err != nil {
+			return fmt.Errorf("index delivery of row %d: %w", r.ID, err)
+		}
+	}
+	return tx.bucket(bucketOutbox).Delete(u64(r.ID))
+}
+
+// Delivery returns what became of the outbox row with this id.
+func (tx *Tx) Delivery(rowID uint64) (Delivery, error) {
+	var d Delivery
+	if err := getJSON(tx.bucket(bucketDeliveries), u64(rowID), &d); err != nil {
+		return d, fmt.Errorf("delivery of row %d: %w", rowID, err)
+	}
+	return d, nil
+}
+
+// DeliveriesByOrigin returns the deliveries of every row with this origin,
+// in the order the rows were enqueued.
+func (tx *Tx) DeliveriesByOrigin(origin string) ([]Delivery, error) {
+	prefix := append([]byte(origin), 0)
+	var out []Delivery
+	c := tx.bucket(bucketOrigins).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		d, err := tx.Delivery(binary.BigEndian.Uint64(k[len(prefix):]))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func originKey(origin string, rowID uint64) []byte {
+	k := make([]byte, 0, len(origin)+9)
+	k = append(k, origin...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint64(k, rowID)
+}

@@ -1,0 +1,238 @@
+// Package store keeps all of danvan's state in one bbolt file, behind domain
+// methods. Nothing outside this package sees a *bbolt.Tx: callers run
+// s.Update(ctx, func(tx *store.Tx) error { … }) to change several things
+// atomically and s.View to read, and everything they get back is a copy.
+//
+// The store knows nothing about Telegram: it holds danvan's own records.
+//
+// Buckets, all created in Open (keys are big-endian so they sort the way they
+// are scanned; ids of chats and users are int64 stored as their uint64 bits;
+// values are JSON):
+//
+//	meta           "schema" → uint64 schema version; "offset" → int64, the next getUpdates offset
+//	updates        update id (uint64) → UpdateRecord: the update was applied (or skipped) once
+//	journal        sequence (uint64) → JournalEntry, appended once per applied update
+//	users          user id → User
+//	chats          chat id → Chat, the registry of every chat the bot talks to
+//	admins         user id → Admin, admins granted in chat (config admins are not stored)
+//	conversations  user id → Conversation, the user's current multi-step dialogue
+//	tokens         token code (string) → Token, one per inline keyboard
+//	outbox         sequence (uint64) → OutboxRow, messages waiting to be sent
+//	deliveries     outbox sequence (uint64) → Delivery, what became of a sent row
+//	origins        origin + 0x00 + outbox sequence → Delivery, lookup of sent messages by origin
+//	jobs           job name (string) → JobState, the scheduler's watermarks
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// ErrNotFound is returned, wrapped with context, when a record does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrLocked is returned by Open when another process holds the database.
+var ErrLocked = errors.New("database is in use by another process (is danvan already running?)")
+
+// SchemaVersion is the version of the layout this build reads and writes.
+const SchemaVersion = 1
+
+var (
+	bucketMeta          = []byte("meta")
+	bucketUpdates       = []byte("updates")
+	bucketJournal       = []byte("journal")
+	bucketUsers         = []byte("users")
+	bucketChats         = []byte("chats")
+	bucketAdmins        = []byte("admins")
+	bucketConversations = []byte("conversations")
+	bucketTokens        = []byte("tokens")
+	bucketOutbox        = []byte("outbox")
+	bucketDeliveries    = []byte("deliveries")
+	bucketOrigins       = []byte("origins")
+	bucketJobs          = []byte("jobs")
+
+	allBuckets = [][]byte{
+		bucketMeta, bucketUpdates, bucketJournal, bucketUsers, bucketChats,
+		bucketAdmins, bucketConversations, bucketTokens, bucketOutbox,
+		bucketDeliveries, bucketOrigins, bucketJobs,
+	}
+
+	keySchema = []byte("schema")
+	keyOffset = []byte("offset")
+)
+
+// migrations[i] upgrades a store from schema version i+1 to i+2. Version 1 is
+// the layout Open creates from nothing.
+var migrations = []func(*bolt.Tx) error{}
+
+// Options tune Open.
+type Options struct {
+	// LockTimeout is how long Open waits for another process to release
+	// the file before it gives up with ErrLocked. Default 1 s.
+	LockTimeout time.Duration
+}
+
+// Store is an open danvan database.
+type Store struct {
+	db *bolt.DB
+}
+
+// Open opens (creating if needed) the database at path, creates its buckets
+// and brings its schema up to date. The file is created with mode 0600 and
+// its directory with 0700.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = time.Second
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create store directory: %w", err)
+		}
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	// Acknowledgements from many sender workers go through db.Batch; the
+	// default 10 ms gathering delay would cap delivery speed.
+	db.MaxBatchDelay = 2 * time.Millisecond
+	s := &Store{db: db}
+	if err := db.Update(initialize); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func initialize(btx *bolt.Tx) error {
+	for _, name := range allBuckets {
+		if _, err := btx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	meta := btx.Bucket(bucketMeta)
+	version := uint64(0)
+	if v := meta.Get(keySchema); v != nil {
+		version = binary.BigEndian.Uint64(v)
+	}
+	switch {
+	case version == 0:
+		version = SchemaVersion
+	case version > SchemaVersion:
+		return fmt.Errorf("database schema %d is newer than this danvan understands (%d): upgrade danvan", version, SchemaVersion)
+	}
+	for version < SchemaVersion {
+		if err := migrations[version-1](btx); err != nil {
+			return fmt.Errorf("migrate schema %d → %d: %w", version, version+1, err)
+		}
+		version++
+	}
+	return meta.Put(keySchema, u64(version))
+}
+
+// Close closes the database file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.db.Path() }
+
+// Update runs fn in one read-write transaction: everything fn changes is
+// committed together, or nothing is when fn returns an error or panics.
+func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+}
+
+// Batch is like Update, but may combine fn with concurrent Batch calls from
+// other goroutines into one transaction (and so one fsync). fn may run more
+// than once and must be idempotent.
+func (s *Store) Batch(ctx context.Context, fn func(*Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Batch(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+}
+
+// View runs fn in a read-only transaction.
+func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+}
+
+// Tx is a transaction carrying danvan's domain methods.
+type Tx struct {
+	tx *bolt.Tx
+}
+
+// OnCommit registers fn to run after the transaction commits. In-memory
+// caches and wake-ups change only here, never before the data is durable.
+func (tx *Tx) OnCommit(fn func()) { tx.tx.OnCommit(fn) }
+
+// Writable reports whether the transaction may write.
+func (tx *Tx) Writable() bool { return tx.tx.Writable() }
+
+// Offset returns the getUpdates offset to ask for next (0 before the first
+// update was applied).
+func (tx *Tx) Offset() int64 {
+	v := tx.tx.Bucket(bucketMeta).Get(keyOffset)
+	if v == nil {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(v))
+}
+
+// SetOffset records the next getUpdates offset. It never moves backwards.
+func (tx *Tx) SetOffset(offset int64) error {
+	if offset <= tx.Offset() {
+		return nil
+	}
+	return tx.tx.Bucket(bucketMeta).Put(keyOffset, u64(uint64(offset)))
+}
+
+func (tx *Tx) bucket(name []byte) *bolt.Bucket { return tx.tx.Bucket(name) }
+
+// u64 encodes n as an 8-byte big-endian key.
+func u64(n uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, n)
+	return b
+}
+
+// id encodes a user or chat id as a key.
+func id(n int64) []byte { return u64(uint64(n)) }
+
+// getJSON decodes the value at key into v, or returns ErrNotFound.
+func getJSON(b *bolt.Bucket, key []byte, v any) error {
+	data := b.Get(key)
+	if data == nil {
+		return ErrNotFound
+	}
+	return json.Unmarshal(data, v)
+}
+
+// putJSON encodes v and stores it at key.
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, data)
+}
+
+func unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }

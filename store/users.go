@@ -1,0 +1,91 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// User is a person who has written to the bot.
+type User struct {
+	ID        int64  `json:"id"`
+	FirstName string `json:"first_name,omitempty"`
+	LastName  string `json:"last_name,omitempty"`
+	Username  string `json:"username,omitempty"`
+	// ClientLanguage is the language code the person's Telegram app reports.
+	ClientLanguage string `json:"client_language,omitempty"`
+	// Language is the reply language the person chose ("" = not chosen).
+	Language  string    `json:"language,omitempty"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+}
+
+// DisplayName is the person's name as Telegram shows it.
+func (u User) DisplayName() string {
+	switch {
+	case u.FirstName != "" && u.LastName != "":
+		return u.FirstName + " " + u.LastName
+	case u.FirstName != "":
+		return u.FirstName
+	case u.Username != "":
+		return "@" + u.Username
+	}
+	return fmt.Sprintf("#%d", u.ID)
+}
+
+// User returns the person with this id.
+func (tx *Tx) User(userID int64) (User, error) {
+	var u User
+	if err := getJSON(tx.bucket(bucketUsers), id(userID), &u); err != nil {
+		return u, fmt.Errorf("user %d: %w", userID, err)
+	}
+	return u, nil
+}
+
+// PutUser stores the person.
+func (tx *Tx) PutUser(u User) error {
+	if err := putJSON(tx.bucket(bucketUsers), id(u.ID), u); err != nil {
+		return fmt.Errorf("save user %d: %w", u.ID, err)
+	}
+	return nil
+}
+
+// SeeUser records that the person wrote at time at, with the profile their
+// client sent, and returns the stored record. It writes only when something
+// changed or the last-seen time is more than a minute old.
+func (tx *Tx) SeeUser(profile User, at time.Time) (User, error) {
+	u, err := tx.User(profile.ID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		u = User{ID: profile.ID, FirstSeen: at}
+	case err != nil:
+		return u, err
+	}
+	changed := u.FirstName != profile.FirstName || u.LastName != profile.LastName ||
+		u.Username != profile.Username || u.ClientLanguage != profile.ClientLanguage ||
+		u.LastSeen.IsZero() || at.Sub(u.LastSeen) > time.Minute
+	if !changed {
+		return u, nil
+	}
+	u.FirstName, u.LastName, u.Username, u.ClientLanguage = profile.FirstName, profile.LastName, profile.Username, profile.ClientLanguage
+	u.LastSeen = at
+	return u, tx.PutUser(u)
+}
+
+// Admin is a person granted admin rights in chat by another admin.
+type Admin struct {
+	UserID    int64     `json:"user_id"`
+	GrantedBy int64     `json:"granted_by"`
+	GrantedAt time.Time `json:"granted_at"`
+}
+
+// IsStoredAdmin reports whether the person was granted admin rights in chat.
+// Admins named in the configuration are not stored.
+func (tx *Tx) IsStoredAdmin(userID int64) bool {
+	return tx.bucket(bucketAdmins).Get(id(userID)) != nil
+}
+
+// CountStoredAdmins returns how many admins were granted in chat.
+func (tx *Tx) CountStoredAdmins() int {
+	return tx.bucket(bucketAdmins).Stats().KeyN
+}
