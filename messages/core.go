@@ -91,12 +91,6 @@ type ConversationExpired struct {
 
 func (ConversationExpired) Key() string { return "conversation_expired" }
 
-// ConversationReplaced tells the person an older dialogue was abandoned
-// because they started a new command.
-type ConversationReplaced struct{ Title string }
-
-func (ConversationReplaced) Key() string { return "conversation_replaced" }
-
 // ChooseLanguage asks for a language with buttons.
 type ChooseLanguage struct{ Current Lang }
 

@@ -62,7 +62,6 @@ var samples = []struct {
 	{"private_only", PrivateOnly{BotUsername: "danvan_bot"}, false},
 	{"bad_start_code", BadStartCode{}, false},
 	{"conversation_expired", ConversationExpired{Title: "Chọn ngôn ngữ", Timeout: 30 * time.Minute}, false},
-	{"conversation_replaced", ConversationReplaced{Title: "Chọn ngôn ngữ"}, false},
 	{"choose_language", ChooseLanguage{Current: Vi}, false},
 	{"choose_language_again", ChooseLanguageAgain{}, false},
 	{"language_set", LanguageSet{}, false},

@@ -1,0 +1,177 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// validate checks the values of cfg against each other and the world, loads
+// its time zone, and returns the problems found. The problems name their key
+// only; Load locates them in the file or the environment.
+func validate(cfg *Config) []Problem {
+	var problems []Problem
+	report := func(key, format string, args ...any) {
+		problems = append(problems, Problem{Key: key, Message: fmt.Sprintf(format, args...)})
+	}
+
+	tg := cfg.Telegram
+	if tg.Token == "" {
+		// Whatever is wrong with the token, its value stays out of the
+		// message: problems are printed and logged.
+		report("telegram.token", "is empty: set it in the file or %s", envName("telegram.token"))
+	}
+	if msg := checkEndpoint(tg.APIEndpoint); msg != "" {
+		report("telegram.api_endpoint", "%s", msg)
+	}
+	if msg := checkProxy(tg.Proxy); msg != "" {
+		report("telegram.proxy", "%s", msg)
+	}
+	checkRange := func(key string, d Duration, lo, hi time.Duration) {
+		if d.Duration < lo || d.Duration > hi {
+			report(key, "%s is out of range: want %s to %s", shortDuration(d.Duration), shortDuration(lo), shortDuration(hi))
+		}
+	}
+	checkRange("telegram.poll_timeout", tg.PollTimeout, time.Second, 50*time.Second)
+	checkRange("telegram.request_timeout", tg.RequestTimeout, time.Second, 5*time.Minute)
+	checkRange("bot.conversation_timeout", cfg.Bot.ConversationTimeout, time.Minute, 24*time.Hour)
+
+	lim := tg.Limits
+	for _, l := range []struct {
+		key   string
+		value int
+	}{
+		{"telegram.limits.global_per_second", lim.GlobalPerSecond},
+		{"telegram.limits.chat_per_second", lim.ChatPerSecond},
+		{"telegram.limits.group_per_minute", lim.GroupPerMinute},
+	} {
+		if l.value <= 0 {
+			report(l.key, "%d is not positive", l.value)
+		}
+	}
+	if lim.GlobalPerSecond > 0 && lim.ChatPerSecond > lim.GlobalPerSecond {
+		report("telegram.limits.chat_per_second", "%d exceeds global_per_second %d", lim.ChatPerSecond, lim.GlobalPerSecond)
+	}
+
+	if cfg.Store.Path == "" {
+		report("store.path", "is empty")
+	}
+
+	loc, msg := loadZone(cfg.Bot.Timezone)
+	if msg != "" {
+		report("bot.timezone", "%s", msg)
+	}
+	cfg.location = loc
+	if msg := checkOneOf(cfg.Bot.Language, "vi", "en"); msg != "" {
+		report("bot.language", "%s", msg)
+	}
+	seen := make(map[int64]bool)
+	for _, id := range cfg.Bot.Admins {
+		switch {
+		case id <= 0:
+			report("bot.admins", "%d is not a user id", id)
+		case seen[id]:
+			report("bot.admins", "%d is listed twice", id)
+		}
+		seen[id] = true
+	}
+
+	if msg := checkOneOf(cfg.Log.Level, "debug", "info", "warn", "error"); msg != "" {
+		report("log.level", "%s", msg)
+	}
+	if msg := checkOneOf(cfg.Log.Format, "text", "json"); msg != "" {
+		report("log.format", "%s", msg)
+	}
+	return problems
+}
+
+// checkEndpoint returns what is wrong with a Bot API endpoint format, or "".
+// It must take the token and the method through exactly two %s, and give an
+// absolute http or https URL.
+func checkEndpoint(endpoint string) string {
+	verbs := 0
+	for i := 0; i < len(endpoint); i++ {
+		if endpoint[i] != '%' {
+			continue
+		}
+		if i+1 == len(endpoint) {
+			return fmt.Sprintf("%q ends with a lone %%", endpoint)
+		}
+		i++
+		switch endpoint[i] {
+		case 's':
+			verbs++
+		case '%':
+		default:
+			return fmt.Sprintf("%q has %%%c: only %%s and %%%% are allowed", endpoint, endpoint[i])
+		}
+	}
+	if verbs != 2 {
+		return fmt.Sprintf("%q has %d %%s, want exactly 2 (token, method)", endpoint, verbs)
+	}
+	u, err := url.Parse(fmt.Sprintf(endpoint, "TOKEN", "getMe"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Sprintf("%q is not an http or https URL with a host", endpoint)
+	}
+	return ""
+}
+
+// checkProxy returns what is wrong with a proxy URL, or "". Since a proxy URL
+// may hold a password, only its redacted form is ever shown.
+func checkProxy(proxy string) string {
+	if proxy == "" {
+		return ""
+	}
+	u, err := url.Parse(proxy)
+	if err != nil {
+		return "is not a URL"
+	}
+	switch u.Scheme {
+	case "http", "https", "socks5", "socks5h":
+	default:
+		return fmt.Sprintf("%q has scheme %q, want http, https, socks5 or socks5h", u.Redacted(), u.Scheme)
+	}
+	if u.Host == "" {
+		return fmt.Sprintf("%q has no host", u.Redacted())
+	}
+	return ""
+}
+
+// loadZone loads an IANA time zone. The deployment must name its zone, so
+// the empty name and "Local", which time.LoadLocation accepts, are refused.
+func loadZone(name string) (*time.Location, string) {
+	switch name {
+	case "":
+		return nil, `is empty: name an IANA zone such as "Asia/Ho_Chi_Minh"`
+	case "Local":
+		return nil, `"Local" depends on the host: name an IANA zone such as "Asia/Ho_Chi_Minh"`
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Sprintf("unknown time zone %q", name)
+	}
+	return loc, ""
+}
+
+// checkOneOf returns what is wrong with value if it is not one of allowed,
+// or "".
+func checkOneOf(value string, allowed ...string) string {
+	if slices.Contains(allowed, value) {
+		return ""
+	}
+	return fmt.Sprintf("%q is not one of %s", value, strings.Join(allowed, ", "))
+}
+
+// shortDuration formats d without zero units: "5m" rather than "5m0s".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"danvan/bot"
+	"danvan/clock"
+	"danvan/config"
+	"danvan/delivery"
+	"danvan/messages"
+	"danvan/scheduler"
+	"danvan/store"
+	"danvan/telegram"
+)
+
+// shutdownGrace bounds how long the parts get to stop after SIGTERM; the
+// process exits within 5 seconds even mid long poll.
+const shutdownGrace = 4 * time.Second
+
+func runCommand(args []string, stderr io.Writer, environ []string) int {
+	cfg, ok := loadConfig("run", args, stderr, environ)
+	if !ok {
+		return 2
+	}
+	log := newLogger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := newApp(cfg, log, appOptions{})
+	if err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			fmt.Fprintf(stderr, "danvan: the database %s is in use by another process (is danvan already running?)\n", cfg.Store.Path)
+		} else {
+			fmt.Fprintf(stderr, "danvan: %v\n", err)
+		}
+		return 1
+	}
+	if err := a.run(ctx); err != nil {
+		log.Error("danvan stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// appOptions replace parts for tests.
+type appOptions struct {
+	Clock     clock.Clock
+	Transport http.RoundTripper
+}
+
+// app is the wired bot: store, messages, Telegram client, router, sender
+// and scheduler.
+type app struct {
+	cfg       *config.Config
+	log       *slog.Logger
+	clock     clock.Clock
+	store     *store.Store
+	client    *telegram.Client
+	bot       *bot.Bot
+	sender    *delivery.Sender
+	scheduler *scheduler.Scheduler
+}
+
+// newApp opens the store first — before any Bot API call — so a second
+// instance fails fast, then builds the rest.
+func newApp(cfg *config.Config, log *slog.Logger, o appOptions) (*app, error) {
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	st, err := store.Open(cfg.Store.Path, store.Options{})
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: log, clock: o.Clock, store: st}
+	if err := a.build(o); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *app) build(o appOptions) error {
+	cfg := a.cfg
+	catalog, err := messages.Load(cfg.Location())
+	if err != nil {
+		return err
+	}
+	a.client, err = telegram.New(telegram.Options{
+		Token: cfg.Telegram.Token, Endpoint: cfg.Telegram.APIEndpoint, Proxy: cfg.Telegram.Proxy,
+		RequestTimeout: cfg.Telegram.RequestTimeout.Duration, Transport: o.Transport, Log: a.log,
+	})
+	if err != nil {
+		return err
+	}
+	a.sender = delivery.NewSender(a.store, a.client, a.clock, a.log.With("part", "sender"))
+	lang, _ := messages.ParseLang(cfg.Bot.Language)
+	a.bot, err = bot.New(bot.Options{
+		Store: a.store, Messages: catalog, Clock: a.clock, Log: a.log.With("part", "bot"),
+		Admins: cfg.Bot.Admins, Language: lang,
+		ConversationTimeout: cfg.Bot.ConversationTimeout.Duration, Wake: a.sender.Wake,
+	})
+	if err != nil {
+		return err
+	}
+	a.scheduler = scheduler.New(a.store, a.clock, cfg.Location(), a.log.With("part", "scheduler"))
+	return a.scheduler.Add(scheduler.Job{
+		Name: "housekeeping", Spec: "@every 1m",
+		Run: func(ctx context.Context, _ time.Time) error { return a.bot.ExpireConversations(ctx) },
+	})
+}
+
+// run serves until ctx is cancelled, then stops every part within
+// shutdownGrace and closes the store.
+func (a *app) run(ctx context.Context) error {
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	fatal := make(chan error, 1)
+	goPart := func(name string, fn func(context.Context) error) {
+		wg.Go(func() {
+			if err := fn(runCtx); err != nil && runCtx.Err() == nil {
+				select {
+				case fatal <- fmt.Errorf("%s: %w", name, err):
+				default:
+				}
+				cancel()
+			}
+		})
+	}
+	goPart("sender", a.sender.Run)
+	goPart("scheduler", a.scheduler.Run)
+	goPart("poller", a.poll)
+	a.log.Info("danvan started", "version", versionString(), "store", a.store.Path())
+
+	<-runCtx.Done()
+	a.log.Info("danvan stopping")
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		if err := a.store.Close(); err != nil {
+			return fmt.Errorf("close store: %w", err)
+		}
+	case <-time.After(shutdownGrace):
+		// bbolt commits are atomic: leaving now loses nothing committed.
+		a.log.Warn("parts did not stop in time; exiting anyway")
+	}
+	select {
+	case err := <-fatal:
+		return err
+	default:
+		return nil
+	}
+}
+
+// poll learns who the bot is (retrying while Telegram is unreachable),
+// registers the command menu, removes any webhook and then long-polls.
+func (a *app) poll(ctx context.Context) error {
+	var me bot.Identity
+	err := retry(ctx, a.clock, a.log, "getMe", func() error {
+		var err error
+		me, err = a.client.GetMe(ctx)
+		var de *delivery.Error
+		if errors.As(err, &de) && de.Code == http.StatusUnauthorized {
+			return permanent{fmt.Errorf("telegram refused the token (401 Unauthorized): check telegram.token / DANVAN_TELEGRAM_TOKEN")}
+		}
+		return err
+	})
+	if err != nil || ctx.Err() != nil {
+		return err
+	}
+	a.bot.SetIdentity(me)
+	a.log.Info("connected to telegram", "bot", me.Username, "bot_id", me.ID)
+	if err := retry(ctx, a.clock, a.log, "deleteWebhook", func() error { return a.client.DeleteWebhook(ctx) }); err != nil || ctx.Err() != nil {
+		return err
+	}
+	go a.registerMenu(ctx)
+	return a.bot.Poll(ctx, a.client, a.cfg.Telegram.PollTimeout.Duration)
+}
+
+// registerMenu sets the command menu: Vietnamese for the default and
+// "vi", English aliases for "en". Failures are retried in the background;
+// the bot works without a menu.
+func (a *app) registerMenu(ctx context.Context) {
+	for _, m := range []struct {
+		code string
+		lang messages.Lang
+	}{{"", messages.Vi}, {"vi", messages.Vi}, {"en", messages.En}} {
+		entries := a.bot.Menu(m.lang)
+		_ = retry(ctx, a.clock, a.log, "setMyCommands", func() error { return a.client.SetCommands(ctx, m.code, entries) })
+	}
+}
+
+// permanent marks an error that retrying cannot fix.
+type permanent struct{ error }
+
+// retry calls fn until it succeeds, ctx ends or it returns a permanent
+// error, backing off from 1 s to 1 min. The first failure is a warning,
+// the rest debug lines.
+func retry(ctx context.Context, clk clock.Clock, log *slog.Logger, what string, fn func() error) error {
+	delay := time.Second
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || ctx.Err() != nil {
+			if err == nil && attempt > 1 {
+				log.Info(what+" succeeded", "attempts", attempt)
+			}
+			return nil
+		}
+		var p permanent
+		if errors.As(err, &p) {
+			return p.error
+		}
+		if attempt == 1 {
+			log.Warn(what+" failed; retrying", "err", err)
+		} else {
+			log.Debug(what+" failed again", "err", err, "attempt", attempt)
+		}
+		if !clock.Sleep(clk, delay, ctx.Done()) {
+			return nil
+		}
+		delay = min(delay*2, time.Minute)
+	}
+}

@@ -1,0 +1,142 @@
+// Package scheduler runs danvan's timed jobs on its own Clock. robfig/cron
+// parses the schedules and computes their next times, but its runner reads
+// time.Now itself and forgets runs missed while the process was down, so
+// the loop here waits on the Clock and keeps a watermark per job in the
+// store: after a restart, a job whose time passed meanwhile runs once, late.
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"danvan/clock"
+	"danvan/store"
+)
+
+// Job is work done on a schedule. Run gets the time the run was due; like
+// an update handler, it should change the store in one transaction and
+// write outbox rows rather than talk to the messenger.
+type Job struct {
+	Name string
+	// Spec is a cron expression ("*/5 * * * *") or a descriptor
+	// ("@every 1m", "@daily"), read in the scheduler's time zone.
+	Spec string
+	Run  func(ctx context.Context, due time.Time) error
+}
+
+type job struct {
+	Job
+	schedule cron.Schedule
+	last     time.Time // the due time of the last completed run
+}
+
+// Scheduler runs jobs.
+type Scheduler struct {
+	store *store.Store
+	clock clock.Clock
+	loc   *time.Location
+	log   *slog.Logger
+	jobs  []*job
+}
+
+// parser reads standard five-field expressions and descriptors.
+var parser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// New returns a scheduler whose schedules are read in loc.
+func New(st *store.Store, clk clock.Clock, loc *time.Location, log *slog.Logger) *Scheduler {
+	return &Scheduler{store: st, clock: clk, loc: loc, log: log}
+}
+
+// Add registers a job; a bad expression is an error.
+func (s *Scheduler) Add(j Job) error {
+	if j.Name == "" || j.Run == nil {
+		return errors.New("scheduler: job needs a name and a function")
+	}
+	sched, err := Parse(j.Spec, s.loc)
+	if err != nil {
+		return fmt.Errorf("job %s: %w", j.Name, err)
+	}
+	s.jobs = append(s.jobs, &job{Job: j, schedule: sched})
+	return nil
+}
+
+// Parse reads a cron expression or descriptor in loc.
+func Parse(spec string, loc *time.Location) (cron.Schedule, error) {
+	if loc != nil {
+		spec = "CRON_TZ=" + loc.String() + " " + spec
+	}
+	sched, err := parser.Parse(spec)
+	if err != nil {
+		return nil, fmt.Errorf("schedule %q: %w", spec, err)
+	}
+	return sched, nil
+}
+
+// Run waits for due jobs and runs them until ctx is cancelled. A job that
+// never ran starts counting from now; a job whose next time passed while
+// the process was down runs once at start.
+func (s *Scheduler) Run(ctx context.Context) error {
+	now := s.clock.Now()
+	for _, j := range s.jobs {
+		err := s.store.View(ctx, func(tx *store.Tx) error {
+			st, err := tx.JobState(j.Name)
+			j.last = st.LastRun
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if j.last.IsZero() {
+			j.last = now
+		}
+	}
+	for ctx.Err() == nil {
+		now := s.clock.Now()
+		var next time.Time
+		for _, j := range s.jobs {
+			due := j.schedule.Next(j.last)
+			if !due.After(now) {
+				s.run(ctx, j, now)
+				due = j.schedule.Next(j.last)
+			}
+			if next.IsZero() || due.Before(next) {
+				next = due
+			}
+		}
+		if next.IsZero() {
+			<-ctx.Done()
+			return nil
+		}
+		if !clock.Sleep(s.clock, next.Sub(s.clock.Now()), ctx.Done()) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// run runs one job for its latest missed time and moves its watermark.
+func (s *Scheduler) run(ctx context.Context, j *job, now time.Time) {
+	// Catch up once: collapse every missed time into the latest one.
+	due := j.schedule.Next(j.last)
+	for n := j.schedule.Next(due); !n.After(now); n = j.schedule.Next(n) {
+		due = n
+	}
+	if err := j.Run(ctx, due); err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Error("scheduled job failed", "job", j.Name, "due", due, "err", err)
+	}
+	j.last = due
+	err := s.store.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+		return tx.PutJobState(store.JobState{Name: j.Name, LastRun: due})
+	})
+	if err != nil {
+		s.log.Error("saving job watermark failed", "job", j.Name, "err", err)
+	}
+}
