@@ -117,6 +117,13 @@ func (b *Bot) HandleCommand(cmd Command) error {
 			return fmt.Errorf("command /%s registered twice", name)
 		}
 	}
+	if cmd.Menu {
+		for _, m := range []messages.Message{messages.CommandDesc{Command: cmd.Name}, messages.CommandExample{Command: cmd.Name}} {
+			if !b.msgs.Has(m.Key()) {
+				return fmt.Errorf("command /%s: no %q text in every language", cmd.Name, m.Key())
+			}
+		}
+	}
 	c := cmd
 	b.commands = append(b.commands, &c)
 	for _, name := range c.names() {

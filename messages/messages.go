@@ -101,6 +101,16 @@ func (c *Catalog) Keys(lang Lang) []string {
 	return keys
 }
 
+// Has reports whether every language defines the template key.
+func (c *Catalog) Has(key string) bool {
+	for _, lang := range Langs {
+		if c.html[lang].Lookup(key) == nil && c.text[lang].Lookup(key) == nil {
+			return false
+		}
+	}
+	return true
+}
+
 // For returns a printer for one language; an unsupported one falls back to
 // Vietnamese.
 func (c *Catalog) For(lang Lang) Printer {

@@ -1,0 +1,113 @@
+package scheduler
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"danvan/clock"
+	"danvan/store"
+)
+
+type recorder struct {
+	mu  sync.Mutex
+	due []time.Time
+}
+
+func (r *recorder) run(_ context.Context, due time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.due = append(r.due, due)
+	return nil
+}
+
+func (r *recorder) runs() []time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]time.Time(nil), r.due...)
+}
+
+// start runs a scheduler with one job until the returned stop is called.
+func start(t *testing.T, st *store.Store, loc *time.Location, spec string, r *recorder) (stop func()) {
+	t.Helper()
+	s := New(st, clock.Real{}, loc, slog.New(slog.DiscardHandler))
+	if err := s.Add(Job{Name: "job", Spec: spec, Run: r.run}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	return func() { cancel(); <-done }
+}
+
+func TestRunsOnScheduleAndCatchesUpOnceAfterDowntime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st, err := store.Open(filepath.Join(t.TempDir(), "s.db"), store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		begin := time.Now()
+		r := &recorder{}
+		stop := start(t, st, time.UTC, "@every 1m", r)
+		time.Sleep(3*time.Minute + time.Second)
+		synctest.Wait()
+		stop()
+		got := r.runs()
+		if len(got) != 3 {
+			t.Fatalf("got %d runs in 3 minutes, want 3: %v", len(got), got)
+		}
+		for i, due := range got {
+			if want := begin.Add(time.Duration(i+1) * time.Minute); !due.Equal(want) {
+				t.Errorf("run %d due %v, want %v", i, due, want)
+			}
+		}
+
+		// Ten minutes pass with the process down; on restart the job runs
+		// once, for the latest missed time, then keeps its schedule.
+		time.Sleep(10 * time.Minute)
+		restarted := time.Now()
+		stop = start(t, st, time.UTC, "@every 1m", r)
+		synctest.Wait()
+		got = r.runs()
+		if len(got) != 4 {
+			t.Fatalf("after downtime: %d runs, want 4 (one catch-up)", len(got))
+		}
+		if want := begin.Add(13 * time.Minute); !got[3].Equal(want) {
+			t.Errorf("catch-up due %v, want %v", got[3], want)
+		}
+		time.Sleep(time.Minute - restarted.Sub(begin.Add(13*time.Minute)) + time.Second)
+		synctest.Wait()
+		stop()
+		if got := r.runs(); len(got) != 5 {
+			t.Errorf("after catch-up: %d runs, want 5", len(got))
+		}
+	})
+}
+
+func TestScheduleUsesTheConfiguredZone(t *testing.T) {
+	loc, err := time.LoadLocation("Asia/Ho_Chi_Minh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sched, err := Parse("0 8 * * *", loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC) // 07:00 in Vietnam
+	next := sched.Next(from)
+	if want := time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC); !next.Equal(want) {
+		t.Errorf("next 08:00 in Vietnam: got %v, want %v", next.UTC(), want)
+	}
+}
+
+func TestBadSpecIsAnError(t *testing.T) {
+	s := New(nil, clock.Real{}, time.UTC, slog.New(slog.DiscardHandler))
+	if err := s.Add(Job{Name: "x", Spec: "every minute", Run: (&recorder{}).run}); err == nil {
+		t.Error("a bad schedule was accepted")
+	}
+}
