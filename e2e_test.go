@@ -1,0 +1,298 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"danvan/config"
+	"danvan/store"
+	"danvan/telegramtest"
+)
+
+// testBot is the real app wired to the emulator over loopback HTTP.
+type testBot struct {
+	emu  *telegramtest.Server
+	cfg  *config.Config
+	logs *syncBuffer
+	stop func()
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func testConfig(t *testing.T, emuURL, token string) *config.Config {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Telegram.Token = token
+	cfg.Telegram.APIEndpoint = telegramtest.Endpoint(emuURL)
+	cfg.Store.Path = filepath.Join(t.TempDir(), "danvan.db")
+	cfg.Bot.Admins = []int64{adminUser.ID}
+	cfg.Log.Level = "debug"
+	return &cfg
+}
+
+func startTestBot(t *testing.T) *testBot {
+	t.Helper()
+	emu := telegramtest.New(telegramtest.Options{})
+	srv := httptest.NewServer(emu)
+	t.Cleanup(srv.Close)
+	t.Cleanup(emu.Close)
+	tb := &testBot{emu: emu, cfg: testConfig(t, srv.URL, emu.Token()), logs: &syncBuffer{}}
+	tb.start(t)
+	return tb
+}
+
+func (tb *testBot) start(t *testing.T) {
+	t.Helper()
+	log := newLogger(tb.cfg, tb.logs)
+	a, err := newApp(tb.cfg, log, appOptions{})
+	if err != nil {
+		t.Fatalf("newApp: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.run(ctx) }()
+	var once sync.Once
+	tb.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("app.run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(tb.stop)
+	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer wcancel()
+	if err := tb.emu.WaitPolling(wctx); err != nil {
+		t.Fatalf("bot never started polling: %v\n%s", err, tb.logs)
+	}
+}
+
+var (
+	adminUser = telegramtest.User{ID: 1001, FirstName: "Lan", LastName: "Nguyễn", LanguageCode: "vi"}
+	viUser    = telegramtest.User{ID: 2002, FirstName: "Hoa", LastName: "Trần", LanguageCode: "vi"}
+	enUser    = telegramtest.User{ID: 3003, FirstName: "Anna", LanguageCode: "en"}
+)
+
+// ask sends text and returns the bot's next message in the chat.
+func (tb *testBot) ask(t *testing.T, from telegramtest.User, chat telegramtest.Chat, text string) telegramtest.Message {
+	t.Helper()
+	before := len(tb.emu.BotMessages(chat.ID))
+	sent := tb.emu.SendText(from, chat, text)
+	msgs := tb.wait(t, chat.ID, before+1)
+	got := msgs[before]
+	if got.ReplyToID != sent.ID {
+		t.Errorf("%q: reply threaded to %d, want %d", text, got.ReplyToID, sent.ID)
+	}
+	return got
+}
+
+func (tb *testBot) wait(t *testing.T, chatID int64, n int) []telegramtest.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	msgs, err := tb.emu.WaitBotMessages(ctx, chatID, n)
+	if err != nil {
+		t.Fatalf("waiting for %d bot messages in %d: %v (have %d)\nlogs:\n%s", n, chatID, err, len(tb.emu.BotMessages(chatID)), tb.logs)
+	}
+	return msgs
+}
+
+// idle waits until the bot has consumed every update and sent everything.
+func (tb *testBot) idle(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for tb.emu.Pending() > 0 {
+		if err := tb.emu.WaitPolling(ctx); err != nil {
+			t.Fatalf("bot did not catch up: %v", err)
+		}
+	}
+	if err := tb.emu.WaitPolling(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Everything sent is acknowledged before the outbox is empty.
+	tb.stop()
+}
+
+func TestEndToEndPrivateChat(t *testing.T) {
+	tb := startTestBot(t)
+	tests := []struct {
+		user  telegramtest.User
+		text  string
+		wants []string
+	}{
+		{viUser, "/start", []string{"Xin chào Hoa Trần", "Trợ lý Dân vận", "/trogiup"}},
+		{enUser, "/start", []string{"Hello, Anna", "Mass Mobilization Assistant", "/help"}},
+		{adminUser, "/start", []string{"quản trị viên"}},
+		{viUser, "/trogiup", []string{"Các lệnh bạn có thể dùng", "/ngonngu (/language)", "Ví dụ"}},
+		{enUser, "/help", []string{"Commands you can use", "/language (/ngonngu)", "Example"}},
+		{viUser, "/id", []string{"2002"}},
+		{enUser, "/id", []string{"Your user id: 3003"}},
+		{viUser, "/huy", []string{"không có thao tác"}},
+		{enUser, "/cancel", []string{"nothing in progress"}},
+		{viUser, "/lenhla", []string{"Tôi chưa hiểu lệnh /lenhla", "/trogiup"}},
+		{enUser, "/nosuch", []string{"I don't know the command /nosuch", "/help"}},
+		{viUser, "xin chào", []string{"/trogiup"}},
+		{enUser, "hello", []string{"/help"}},
+	}
+	for _, tt := range tests {
+		got := tb.ask(t, tt.user, tb.emu.Private(tt.user), tt.text)
+		for _, want := range tt.wants {
+			if !strings.Contains(got.Text, want) {
+				t.Errorf("%s %q: reply %q lacks %q", tt.user.FirstName, tt.text, got.Text, want)
+			}
+		}
+	}
+	// A sticker gets a hint too, never silence.
+	chat := tb.emu.Private(viUser)
+	before := len(tb.emu.BotMessages(chat.ID))
+	tb.emu.SendSticker(viUser, chat)
+	if got := tb.wait(t, chat.ID, before+1)[before]; !strings.Contains(got.Text, "/trogiup") {
+		t.Errorf("sticker: reply %q", got.Text)
+	}
+
+	// The command menu is registered in both languages.
+	for _, lang := range []string{"", "vi", "en"} {
+		want := "trogiup"
+		if lang == "en" {
+			want = "help"
+		}
+		var found bool
+		for i := 0; i < 100 && !found; i++ {
+			for _, c := range tb.emu.Commands("default", lang) {
+				found = found || c.Command == want
+			}
+			if !found {
+				time.Sleep(20 * time.Millisecond) // registered in the background after start
+			}
+		}
+		if !found {
+			t.Errorf("menu for language %q lacks /%s: %+v", lang, want, tb.emu.Commands("default", lang))
+		}
+	}
+}
+
+func TestEndToEndLanguageButtons(t *testing.T) {
+	tb := startTestBot(t)
+	chat := tb.emu.Private(viUser)
+	q := tb.ask(t, viUser, chat, "/ngonngu")
+	if len(q.Keyboard) != 1 || len(q.Keyboard[0]) != 2 {
+		t.Fatalf("keyboard %+v, want two buttons", q.Keyboard)
+	}
+	if q.Keyboard[0][0].Text != "Tiếng Việt" || q.Keyboard[0][1].Text != "English" {
+		t.Errorf("button labels %+v", q.Keyboard[0])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	id := tb.emu.Press(viUser, chat, q.ID, q.Keyboard[0][1].CallbackData)
+	ans, err := tb.emu.WaitCallbackAnswer(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ans.Text != "Saved." {
+		t.Errorf("answer %q, want Saved.", ans.Text)
+	}
+	edited, _ := tb.emu.Message(chat.ID, q.ID)
+	if edited.Text != "Replies are now in English." || len(edited.Keyboard) != 0 {
+		t.Errorf("question after the press: %q with keyboard %v", edited.Text, edited.Keyboard)
+	}
+	// The same keyboard pressed again (from a client that has not seen the
+	// edit yet): answered, nothing changes.
+	id = tb.emu.PressForged(viUser, chat, q.ID, q.Keyboard[0][0].CallbackData)
+	if ans, err = tb.emu.WaitCallbackAnswer(ctx, id); err != nil || ans.Text != "This was already handled." {
+		t.Errorf("second press: %q, %v", ans.Text, err)
+	}
+	if got := tb.ask(t, viUser, chat, "/id"); !strings.Contains(got.Text, "Your user id") {
+		t.Errorf("after choosing English, /id answered %q", got.Text)
+	}
+	// Back with the argument form.
+	if got := tb.ask(t, viUser, chat, "/language vi"); got.Text != "Đã chuyển sang tiếng Việt." {
+		t.Errorf("/language vi: %q", got.Text)
+	}
+	if got := tb.ask(t, viUser, chat, "/ngonngu fr"); !strings.Contains(got.Text, "«fr»") {
+		t.Errorf("/ngonngu fr: %q", got.Text)
+	}
+}
+
+func TestEndToEndGroup(t *testing.T) {
+	tb := startTestBot(t)
+	group := tb.emu.Supergroup(-1001234, "Chi hội Phụ nữ thôn 3")
+	tb.emu.SendText(viUser, group, "Chào cả nhà, mai họp nhé")
+	tb.emu.SendText(viUser, group, "/id@some_other_bot")
+	tb.emu.SendText(viUser, group, "/lenhla")
+	got := tb.ask(t, viUser, group, "/id@"+tb.emu.Bot().Username)
+	if !strings.Contains(got.Text, "-1001234") {
+		t.Errorf("/id in the group: %q", got.Text)
+	}
+	got = tb.ask(t, enUser, group, "/help")
+	if !strings.Contains(got.Text, "Commands you can use") {
+		t.Errorf("/help in the group: %q", got.Text)
+	}
+	tb.emu.SendAs(group, group, "/id")
+	msgs := tb.wait(t, group.ID, 3)
+	if !strings.Contains(msgs[2].Text, "ẩn danh") {
+		t.Errorf("anonymous admin's /id: %q, want a refusal", msgs[2].Text)
+	}
+	tb.idle(t)
+	if n := len(tb.emu.BotMessages(group.ID)); n != 3 {
+		for _, m := range tb.emu.BotMessages(group.ID) {
+			t.Logf("bot said: %q", m.Text)
+		}
+		t.Errorf("bot sent %d messages in the group, want 3 (chatter and other bots' commands ignored)", n)
+	}
+}
+
+func TestEndToEndStoreRecordsDeliveries(t *testing.T) {
+	tb := startTestBot(t)
+	chat := tb.emu.Private(viUser)
+	got := tb.ask(t, viUser, chat, "/id")
+	tb.idle(t)
+	st, err := store.Open(tb.cfg.Store.Path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	st.View(context.Background(), func(tx *store.Tx) error {
+		if n := tx.OutboxLen(); n != 0 {
+			t.Errorf("outbox has %d rows after everything was sent", n)
+		}
+		var found bool
+		tx.Journal(func(e store.JournalEntry) bool {
+			if e.Handler == "command:id" {
+				ds, err := tx.DeliveriesByOrigin("update:" + strconv.FormatInt(e.UpdateID, 10))
+				if err != nil || len(ds) != 1 || len(ds[0].MessageIDs) != 1 || ds[0].MessageIDs[0] != got.ID {
+					t.Errorf("delivery of the /id reply: %+v, %v; want message id %d", ds, err, got.ID)
+				}
+				found = true
+			}
+			return true
+		})
+		if !found {
+			t.Error("journal has no command:id entry")
+		}
+		return nil
+	})
+}
