@@ -56,6 +56,7 @@ type Bot struct {
 	byName    map[string]*Command
 	callbacks map[string]*CallbackHandler
 	wizards   map[string]*Wizard
+	lists     map[string]*List
 	starts    []StartHook
 }
 
@@ -88,6 +89,7 @@ func New(o Options) (*Bot, error) {
 		byName:    make(map[string]*Command),
 		callbacks: make(map[string]*CallbackHandler),
 		wizards:   make(map[string]*Wizard),
+		lists:     make(map[string]*List),
 	}
 	for _, id := range o.Admins {
 		b.admins[id] = true

@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -490,5 +491,77 @@ func TestStoreErrorAppliesNothing(t *testing.T) {
 	err := h.bot.Apply(ctx, []Update{h.text(person(userID, "vi"), private(userID), "/id")})
 	if err == nil || errors.Is(err, context.Canceled) {
 		t.Fatalf("Apply on a closed store: %v, want an error", err)
+	}
+}
+
+func TestPagedListTurnsInPlace(t *testing.T) {
+	h := newHarness(t, func(b *Bot) error {
+		if err := b.HandleList(List{Name: "communes", Perm: Person, Items: func(c *Context, arg string) (string, []string, error) {
+			var items []string
+			for i := range 400 {
+				items = append(items, fmt.Sprintf("<b>Xã số %d</b> — %s, Mặt trận Tổ quốc và các đoàn thể", i, arg))
+			}
+			return "<b>Danh sách xã</b>", items, nil
+		}}); err != nil {
+			return err
+		}
+		return b.HandleCommand(Command{Name: "dsxa", Perm: Person, Handle: func(c *Context) error {
+			return c.ReplyList("communes", c.Args)
+		}})
+	})
+	from := person(userID, "vi")
+	h.apply(h.text(from, private(userID), "/dsxa Tuyên Quang"))
+	first := h.one()
+	if n := messages.VisibleLength(first.Action.Text); n > messages.MaxText {
+		t.Fatalf("first page is %d characters", n)
+	}
+	if !strings.Contains(first.Action.Text, "Trang 1/") || !strings.Contains(first.Action.Text, "Xã số 0</b> — Tuyên Quang") {
+		t.Errorf("first page %q", first.Action.Text[:200])
+	}
+	if len(first.Action.Buttons) != 1 || len(first.Action.Buttons[0]) != 1 || first.Action.Buttons[0][0].Text != "▶" {
+		t.Fatalf("first page keyboard %+v, want only ▶", first.Action.Buttons)
+	}
+	pages := 0
+	fmt.Sscanf(first.Action.Text[strings.LastIndex(first.Action.Text, "Trang 1/")+len("Trang 1/"):], "%d", &pages)
+	if pages < 3 {
+		t.Fatalf("400 items on %d pages, want several", pages)
+	}
+	seen := strings.Count(first.Action.Text, "Xã số")
+	data := first.Action.Buttons[0][0].Data
+	for page := 2; page <= pages; page++ {
+		h.apply(h.press(from, private(userID), 9000, data))
+		rows := h.outbox()
+		if len(rows) != 2 || rows[0].Action.Kind != store.ActEditText {
+			t.Fatalf("page %d: %+v, want an edit and an answer", page, rows)
+		}
+		text := rows[0].Action.Text
+		if n := messages.VisibleLength(text); n > messages.MaxText {
+			t.Errorf("page %d is %d characters", page, n)
+		}
+		if !strings.Contains(text, fmt.Sprintf("Trang %d/%d", page, pages)) {
+			t.Errorf("page %d footer missing", page)
+		}
+		seen += strings.Count(text, "Xã số")
+		kb := rows[0].Action.Buttons
+		if page < pages {
+			data = kb[0][len(kb[0])-1].Data
+		} else if len(kb[0]) != 1 || kb[0][0].Text != "◀" {
+			t.Errorf("last page keyboard %+v, want only ◀", kb)
+		}
+	}
+	if seen != 400 {
+		t.Errorf("the pages show %d items, want 400", seen)
+	}
+	// The turned-away keyboard is used up.
+	h.apply(h.press(from, private(userID), 9000, first.Action.Buttons[0][0].Data))
+	if r := h.one(); r.Action.Kind != store.ActAnswer || !strings.Contains(r.Action.Text, "đã được xử lý") {
+		t.Errorf("old keyboard: %+v", r.Action)
+	}
+}
+
+func TestListWithoutPermissionIsRefusedAtRegistration(t *testing.T) {
+	h := newHarness(t)
+	if err := h.bot.HandleList(List{Name: "x", Items: func(*Context, string) (string, []string, error) { return "", nil, nil }}); err == nil {
+		t.Error("a list without a permission was registered")
 	}
 }

@@ -32,6 +32,8 @@ type Context struct {
 	P    messages.Printer
 	// Args is the command's text after its name, trimmed.
 	Args string
+	// KeyboardData is the server-side data of the pressed keyboard.
+	KeyboardData string
 
 	bot      *Bot
 	handler  string
@@ -182,6 +184,9 @@ type KeyboardOptions struct {
 	Conversation uint64
 	// TTL is how long the keyboard stays valid (default 7 days).
 	TTL time.Duration
+	// Data is kept with the token on the server and handed to the handler
+	// as Context.KeyboardData when a button is pressed.
+	Data string
 }
 
 // Keyboard makes an inline keyboard whose presses go to the named callback
@@ -200,7 +205,7 @@ func (c *Context) Keyboard(handler string, o KeyboardOptions, rows ...[]Key) ([]
 	}
 	t := store.Token{
 		Code: tokenEncoding.EncodeToString(raw), Handler: handler, ChatID: c.Chat.ID,
-		Conversation: o.Conversation, Created: c.Now, Expires: c.Now.Add(o.TTL),
+		Conversation: o.Conversation, Data: o.Data, Created: c.Now, Expires: c.Now.Add(o.TTL),
 	}
 	if !o.Anyone && c.Sender != nil {
 		t.UserID = c.Sender.ID

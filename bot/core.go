@@ -36,6 +36,9 @@ func (b *Bot) registerCore() error {
 	if err := b.HandleWizard(Wizard{Name: wizardLanguage, Perm: Person, OnText: b.languageTyped}); err != nil {
 		return err
 	}
+	if err := b.HandleCallback(CallbackHandler{Name: callbackPage, Perm: Anyone, Handle: b.turnPage}); err != nil {
+		return err
+	}
 	return b.HandleCallback(CallbackHandler{Name: callbackLanguage, Perm: Person, Handle: b.languagePressed})
 }
 

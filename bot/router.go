@@ -351,6 +351,7 @@ func (b *Bot) routeCallback(c *Context) error {
 	if err := c.Tx.UseToken(code, c.Now); err != nil {
 		return err
 	}
+	c.KeyboardData = tok.Data
 	if err := h.Handle(c, payload); err != nil {
 		return err
 	}

@@ -84,10 +84,13 @@ type Token struct {
 	Handler string `json:"handler"`
 	// Conversation, if not 0, ties the keyboard to one conversation: once
 	// that conversation ends, the keyboard is expired.
-	Conversation uint64    `json:"conversation,omitempty"`
-	Created      time.Time `json:"created"`
-	Expires      time.Time `json:"expires"`
-	Used         time.Time `json:"used,omitzero"`
+	Conversation uint64 `json:"conversation,omitempty"`
+	// Data is state the keyboard carries on the server side, so that
+	// forged callback_data cannot change it (e.g. which list is paged).
+	Data    string    `json:"data,omitempty"`
+	Created time.Time `json:"created"`
+	Expires time.Time `json:"expires"`
+	Used    time.Time `json:"used,omitzero"`
 }
 
 // PutToken stores a new keyboard token.
