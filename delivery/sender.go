@@ -136,19 +136,25 @@ func (s *Sender) Run(ctx context.Context) error {
 			s.log.Error("sending the outbox failed", "err", err)
 			next = s.clock.Now().Add(5 * time.Second)
 		}
-		var timer <-chan time.Time
-		if !next.IsZero() {
-			t := s.clock.NewTimer(next.Sub(s.clock.Now()))
-			defer t.Stop()
-			timer = t.C()
-		}
-		select {
-		case <-ctx.Done():
-		case <-s.wake:
-		case <-timer:
-		}
+		s.wait(ctx, next)
 	}
 	return nil
+}
+
+// wait sleeps until a commit wakes the sender, next arrives (zero: no
+// timer) or ctx ends.
+func (s *Sender) wait(ctx context.Context, next time.Time) {
+	var timer <-chan time.Time
+	if !next.IsZero() {
+		t := s.clock.NewTimer(next.Sub(s.clock.Now()))
+		defer t.Stop()
+		timer = t.C()
+	}
+	select {
+	case <-ctx.Done():
+	case <-s.wake:
+	case <-timer:
+	}
 }
 
 // pass sends every row that is due, in id order, keeping each chat's rows
@@ -171,12 +177,15 @@ func (s *Sender) pass(ctx, sendCtx context.Context) (next time.Time, err error) 
 			if blocked[r.ChatID] || ctx.Err() != nil {
 				continue
 			}
-			due, err := s.send(ctx, sendCtx, r)
+			chatID := r.ChatID
+			due, err := s.send(ctx, sendCtx, &r)
 			if err != nil {
 				return next, err
 			}
 			if !due.IsZero() {
-				blocked[r.ChatID] = true
+				// A migrated row now waits in its supergroup: hold both
+				// chats, so the supergroup's later rows stay behind it.
+				blocked[chatID], blocked[r.ChatID] = true, true
 				if next.IsZero() || due.Before(next) {
 					next = due
 				}
@@ -187,14 +196,15 @@ func (s *Sender) pass(ctx, sendCtx context.Context) (next time.Time, err error) 
 }
 
 // send delivers one row. A non-zero due time means the row waits for a
-// retry and the chat's later rows must wait behind it.
-func (s *Sender) send(ctx, sendCtx context.Context, r store.OutboxRow) (due time.Time, err error) {
+// retry and the chat's later rows must wait behind it; r.ChatID is then
+// the chat it waits in (a supergroup's, after a migration).
+func (s *Sender) send(ctx, sendCtx context.Context, r *store.OutboxRow) (due time.Time, err error) {
 	now := s.clock.Now()
 	if r.NotBefore.After(now) {
 		return r.NotBefore, nil
 	}
 	if !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt) {
-		return time.Time{}, s.finish(ctx, r, store.DeliveryExpired, "expired before it could be sent")
+		return time.Time{}, s.finish(ctx, *r, store.DeliveryExpired, "expired before it could be sent")
 	}
 	var chat store.Chat
 	if err := s.store.View(ctx, func(tx *store.Tx) error {
@@ -208,17 +218,18 @@ func (s *Sender) send(ctx, sendCtx context.Context, r store.OutboxRow) (due time
 		return time.Time{}, err
 	}
 	if chat.Unreachable && r.Action.Kind != store.ActAnswer {
-		return time.Time{}, s.finish(ctx, r, store.DeliveryUnreachable, chat.Reason)
+		return time.Time{}, s.finish(ctx, *r, store.DeliveryUnreachable, chat.Reason)
 	}
 
 	messageID, sendErr := s.client.Do(sendCtx, r.ChatID, r.Action)
 	now = s.clock.Now()
 	if sendErr == nil {
 		return time.Time{}, s.store.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
-			return tx.AckOutbox(r, messageID, now)
+			return tx.AckOutbox(*r, messageID, now)
 		})
 	}
 	e := Classify(sendErr)
+	tried := *r // as stored: FailOutbox counts this attempt itself
 	r.Attempts++
 	r.LastError = e.Error()
 	switch e.Kind {
@@ -234,11 +245,11 @@ func (s *Sender) send(ctx, sendCtx context.Context, r store.OutboxRow) (due time
 			if err := tx.PutChat(chat); err != nil {
 				return err
 			}
-			return tx.FailOutbox(r, store.DeliveryUnreachable, e.Description, now)
+			return tx.FailOutbox(tried, store.DeliveryUnreachable, e.Description, now)
 		})
 	case Rejected:
 		s.log.Warn("message rejected; skipped", "chat_id", r.ChatID, "kind", r.Action.Kind, "reason", e.Description)
-		return time.Time{}, s.finish(ctx, r, store.DeliveryFailed, e.Description)
+		return time.Time{}, s.finish(ctx, tried, store.DeliveryFailed, e.Description)
 	default:
 		if ctx.Err() != nil {
 			return time.Time{}, nil // shutting down; the row stays for the next start
@@ -247,7 +258,7 @@ func (s *Sender) send(ctx, sendCtx context.Context, r store.OutboxRow) (due time
 		s.log.Debug("send failed; will retry", "chat_id", r.ChatID, "attempts", r.Attempts, "err", e)
 	}
 	return r.NotBefore, s.store.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
-		return tx.RescheduleOutbox(r)
+		return tx.RescheduleOutbox(*r)
 	})
 }
 

@@ -163,7 +163,10 @@ func (c *Client) redact(err error) error {
 }
 
 func scrub(s, token string) string {
-	for _, form := range []string{token, url.PathEscape(token), url.QueryEscape(token)} {
+	// The secret half after ':' goes too: a URL parser may quote just the
+	// part after a colon ("invalid port \":SECRET\" after host").
+	_, secret, _ := strings.Cut(token, ":")
+	for _, form := range []string{token, url.PathEscape(token), url.QueryEscape(token), secret} {
 		if form != "" {
 			s = strings.ReplaceAll(s, form, "<token>")
 		}
