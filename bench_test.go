@@ -20,8 +20,9 @@ import (
 )
 
 // timedSource wraps the real Telegram client and measures, for every update,
-// the time from getUpdates returning its page to the next getUpdates call —
-// which the poller makes only after the page's transaction committed.
+// the time from the getUpdates call that fetched it (request, answer and
+// decoding included) to the next getUpdates call — which the poller makes
+// only after the page's transaction committed.
 type timedSource struct {
 	src       bot.Source
 	last      int64 // stop once the offset passes this update id
@@ -48,7 +49,7 @@ func (s *timedSource) GetUpdates(ctx context.Context, offset int64, limit int, t
 	}
 	updates, err := s.src.GetUpdates(ctx, offset, limit, timeout)
 	s.mu.Lock()
-	s.pageAt, s.pageSize = time.Now(), len(updates)
+	s.pageAt, s.pageSize = now, len(updates)
 	s.mu.Unlock()
 	return updates, err
 }

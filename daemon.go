@@ -30,7 +30,7 @@ const shutdownGrace = 4 * time.Second
 func runCommand(args []string, stderr io.Writer, environ []string) int {
 	cfg, ok := loadConfig("run", args, stderr, environ)
 	if !ok {
-		return 2
+		return 1
 	}
 	log := newLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -138,7 +138,9 @@ func (a *app) run(ctx context.Context) error {
 	}
 	goPart("sender", a.sender.Run)
 	goPart("scheduler", a.scheduler.Run)
-	goPart("poller", a.poll)
+	goPart("bot", func(ctx context.Context) error {
+		return a.bot.Run(ctx, a.client, a.cfg.Telegram.PollTimeout.Duration)
+	})
 	a.log.Info("danvan started", "version", versionString(), "store", a.store.Path())
 
 	<-runCtx.Done()
@@ -159,75 +161,5 @@ func (a *app) run(ctx context.Context) error {
 		return err
 	default:
 		return nil
-	}
-}
-
-// poll learns who the bot is (retrying while Telegram is unreachable),
-// registers the command menu, removes any webhook and then long-polls.
-func (a *app) poll(ctx context.Context) error {
-	var me bot.Identity
-	err := retry(ctx, a.clock, a.log, "getMe", func() error {
-		var err error
-		me, err = a.client.GetMe(ctx)
-		var de *delivery.Error
-		if errors.As(err, &de) && de.Code == http.StatusUnauthorized {
-			return permanent{fmt.Errorf("telegram refused the token (401 Unauthorized): check telegram.token / DANVAN_TELEGRAM_TOKEN")}
-		}
-		return err
-	})
-	if err != nil || ctx.Err() != nil {
-		return err
-	}
-	a.bot.SetIdentity(me)
-	a.log.Info("connected to telegram", "bot", me.Username, "bot_id", me.ID)
-	if err := retry(ctx, a.clock, a.log, "deleteWebhook", func() error { return a.client.DeleteWebhook(ctx) }); err != nil || ctx.Err() != nil {
-		return err
-	}
-	go a.registerMenu(ctx)
-	return a.bot.Poll(ctx, a.client, a.cfg.Telegram.PollTimeout.Duration)
-}
-
-// registerMenu sets the command menu: Vietnamese for the default and
-// "vi", English aliases for "en". Failures are retried in the background;
-// the bot works without a menu.
-func (a *app) registerMenu(ctx context.Context) {
-	for _, m := range []struct {
-		code string
-		lang messages.Lang
-	}{{"", messages.Vi}, {"vi", messages.Vi}, {"en", messages.En}} {
-		entries := a.bot.Menu(m.lang)
-		_ = retry(ctx, a.clock, a.log, "setMyCommands", func() error { return a.client.SetCommands(ctx, m.code, entries) })
-	}
-}
-
-// permanent marks an error that retrying cannot fix.
-type permanent struct{ error }
-
-// retry calls fn until it succeeds, ctx ends or it returns a permanent
-// error, backing off from 1 s to 1 min. The first failure is a warning,
-// the rest debug lines.
-func retry(ctx context.Context, clk clock.Clock, log *slog.Logger, what string, fn func() error) error {
-	delay := time.Second
-	for attempt := 1; ; attempt++ {
-		err := fn()
-		if err == nil || ctx.Err() != nil {
-			if err == nil && attempt > 1 {
-				log.Info(what+" succeeded", "attempts", attempt)
-			}
-			return nil
-		}
-		var p permanent
-		if errors.As(err, &p) {
-			return p.error
-		}
-		if attempt == 1 {
-			log.Warn(what+" failed; retrying", "err", err)
-		} else {
-			log.Debug(what+" failed again", "err", err, "attempt", attempt)
-		}
-		if !clock.Sleep(clk, delay, ctx.Done()) {
-			return nil
-		}
-		delay = min(delay*2, time.Minute)
 	}
 }

@@ -174,20 +174,15 @@ func TestEndToEndPrivateChat(t *testing.T) {
 		t.Errorf("sticker: reply %q", got.Text)
 	}
 
-	// The command menu is registered in both languages.
+	// The command menu is registered in both languages before polling.
 	for _, lang := range []string{"", "vi", "en"} {
 		want := "trogiup"
 		if lang == "en" {
 			want = "help"
 		}
 		var found bool
-		for i := 0; i < 100 && !found; i++ {
-			for _, c := range tb.emu.Commands("default", lang) {
-				found = found || c.Command == want
-			}
-			if !found {
-				time.Sleep(20 * time.Millisecond) // registered in the background after start
-			}
+		for _, c := range tb.emu.Commands("default", lang) {
+			found = found || c.Command == want
 		}
 		if !found {
 			t.Errorf("menu for language %q lacks /%s: %+v", lang, want, tb.emu.Commands("default", lang))
@@ -232,8 +227,31 @@ func TestEndToEndLanguageButtons(t *testing.T) {
 	if got := tb.ask(t, viUser, chat, "/language vi"); got.Text != "Đã chuyển sang tiếng Việt." {
 		t.Errorf("/language vi: %q", got.Text)
 	}
-	if got := tb.ask(t, viUser, chat, "/ngonngu fr"); !strings.Contains(got.Text, "«fr»") {
+	if got := tb.ask(t, viUser, chat, "/ngonngu fr"); !strings.Contains(got.Text, "“fr”") {
 		t.Errorf("/ngonngu fr: %q", got.Text)
+	}
+
+	// A wizard abandoned with /huy (and /cancel in English): its buttons
+	// are expired and change nothing.
+	for _, tt := range []struct {
+		user            telegramtest.User
+		cancel, expired string
+	}{
+		{viUser, "/huy", "Nút này đã hết hạn."},
+		{enUser, "/cancel", "This button has expired."},
+	} {
+		chat := tb.emu.Private(tt.user)
+		q := tb.ask(t, tt.user, chat, "/ngonngu")
+		if got := tb.ask(t, tt.user, chat, tt.cancel); !strings.Contains(got.Text, "“") {
+			t.Errorf("%s during the wizard: %q, want it named as cancelled", tt.cancel, got.Text)
+		}
+		id := tb.emu.Press(tt.user, chat, q.ID, q.Keyboard[0][1].CallbackData)
+		if ans, err := tb.emu.WaitCallbackAnswer(ctx, id); err != nil || ans.Text != tt.expired {
+			t.Errorf("press after %s: %q, %v; want %q", tt.cancel, ans.Text, err, tt.expired)
+		}
+	}
+	if got := tb.ask(t, viUser, chat, "/trogiup"); !strings.Contains(got.Text, "Các lệnh") {
+		t.Errorf("the expired press changed the language: /trogiup answered %q", got.Text)
 	}
 }
 
@@ -243,6 +261,9 @@ func TestEndToEndGroup(t *testing.T) {
 	tb.emu.SendText(viUser, group, "Chào cả nhà, mai họp nhé")
 	tb.emu.SendText(viUser, group, "/id@some_other_bot")
 	tb.emu.SendText(viUser, group, "/lenhla")
+	tb.emu.SendText(enUser, group, "See you at the meeting")
+	tb.emu.SendText(enUser, group, "/help@some_other_bot")
+	tb.emu.SendText(enUser, group, "/unknown")
 	got := tb.ask(t, viUser, group, "/id@"+tb.emu.Bot().Username)
 	if !strings.Contains(got.Text, "-1001234") {
 		t.Errorf("/id in the group: %q", got.Text)
@@ -251,10 +272,10 @@ func TestEndToEndGroup(t *testing.T) {
 	if !strings.Contains(got.Text, "Commands you can use") {
 		t.Errorf("/help in the group: %q", got.Text)
 	}
-	tb.emu.SendAs(group, group, "/id")
+	tb.emu.SendAs(group, group, "/ngonngu en")
 	msgs := tb.wait(t, group.ID, 3)
 	if !strings.Contains(msgs[2].Text, "ẩn danh") {
-		t.Errorf("anonymous admin's /id: %q, want a refusal", msgs[2].Text)
+		t.Errorf("anonymous admin's /ngonngu: %q, want a refusal", msgs[2].Text)
 	}
 	tb.idle(t)
 	if n := len(tb.emu.BotMessages(group.ID)); n != 3 {

@@ -244,7 +244,7 @@ func TestCrashLosesNothing(t *testing.T) {
 
 	emu, url := newEmulator(t)
 	path := filepath.Join(t.TempDir(), "crash.db")
-	env := childEnv(url, emu.Token(), path, "DANVAN_TELEGRAM_POLL_TIMEOUT=1s")
+	env := childEnv(url, emu.Token(), path, "DANVAN_TELEGRAM_POLL_TIMEOUT=1s", "DANVAN_LOG_LEVEL=debug")
 
 	var (
 		mu        sync.Mutex
@@ -346,10 +346,25 @@ func TestCrashLosesNothing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for _, u := range people {
-		for missing := unanswered(emu, u.ID, sent[u.ID]); missing > 0; missing = unanswered(emu, u.ID, sent[u.ID]) {
-			if _, err := emu.WaitBotMessages(ctx, u.ID, len(emu.BotMessages(u.ID))+1); err != nil {
+		for {
+			// Count before checking, so a reply that lands in between
+			// ends the wait instead of being waited for twice.
+			have := len(emu.BotMessages(u.ID))
+			missing := unanswered(emu, u.ID, sent[u.ID])
+			if missing == 0 {
+				break
+			}
+			if _, err := emu.WaitBotMessages(ctx, u.ID, have+1); err != nil {
 				mu.Lock()
-				t.Fatalf("user %d: %d commands unanswered: %v\n%s", u.ID, missing, err, current.stderr)
+				c := current
+				mu.Unlock()
+				c.cmd.Process.Signal(syscall.SIGTERM)
+				c.exitCode(t, 5*time.Second)
+				var bm []string
+				for _, m := range emu.BotMessages(u.ID) {
+					bm = append(bm, fmt.Sprintf("%d→%d", m.ID, m.ReplyToID))
+				}
+				t.Fatalf("user %d: %d commands unanswered: %v\ncommands %v\nbot messages %v\n%s\nstore:\n%s", u.ID, missing, err, sent[u.ID], bm, c.stderr, dumpChat(path, u.ID))
 			}
 		}
 	}
@@ -429,4 +444,32 @@ func unanswered(emu *telegramtest.Server, chatID int64, commands []int) int {
 		}
 	}
 	return n
+}
+
+// dumpChat describes what the store holds for a chat, to diagnose a failure.
+func dumpChat(path string, chatID int64) string {
+	st, err := store.Open(path, store.Options{})
+	if err != nil {
+		return err.Error()
+	}
+	defer st.Close()
+	var b strings.Builder
+	st.View(context.Background(), func(tx *store.Tx) error {
+		rows, _ := tx.PendingOutbox(0, 1<<20)
+		fmt.Fprintf(&b, "outbox: %d rows\n", len(rows))
+		for _, r := range rows {
+			fmt.Fprintf(&b, "  row %d chat %d origin %s attempts %d not_before %v err %q\n", r.ID, r.ChatID, r.Origin, r.Attempts, r.NotBefore, r.LastError)
+		}
+		tx.Journal(func(e store.JournalEntry) bool {
+			ds, _ := tx.DeliveriesByOrigin(fmt.Sprintf("update:%d", e.UpdateID))
+			for _, d := range ds {
+				if d.ChatID == chatID {
+					fmt.Fprintf(&b, "  update %d %s → row %d %s ids %v %s\n", e.UpdateID, e.Handler, d.OutboxID, d.Status, d.MessageIDs, d.Reason)
+				}
+			}
+			return true
+		})
+		return nil
+	})
+	return b.String()
 }

@@ -13,7 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -122,9 +123,11 @@ func (b *Bot) Apply(ctx context.Context, updates []Update) error {
 	failed := make(map[int64]string)
 	for {
 		var poison *updateError
+		var undecodable []int64
 		now := b.clock.Now()
 		enqueued := false
 		err := b.store.Update(ctx, func(tx *store.Tx) error {
+			undecodable = undecodable[:0]
 			next := tx.Offset()
 			for _, u := range updates {
 				if u.ID >= next {
@@ -138,6 +141,7 @@ func (b *Bot) Apply(ctx context.Context, updates []Update) error {
 				switch reason, isFailed := failed[u.ID]; {
 				case u.Undecodable:
 					record.Outcome = store.OutcomeUndecodable
+					undecodable = append(undecodable, u.ID)
 				case isFailed:
 					record.Outcome, record.Reason = store.OutcomeFailed, reason
 					if err := c.apologize(); err != nil {
@@ -145,7 +149,7 @@ func (b *Bot) Apply(ctx context.Context, updates []Update) error {
 					}
 				default:
 					if err := b.handleSafely(c); err != nil {
-						poison = &updateError{id: u.ID, err: err}
+						poison = err
 						return poison
 					}
 					record.Handler = c.handler
@@ -161,48 +165,72 @@ func (b *Bot) Apply(ctx context.Context, updates []Update) error {
 			return tx.SetOffset(next)
 		})
 		if poison != nil && errors.Is(err, poison) {
-			failed[poison.id] = poison.err.Error()
-			b.log.Error("update failed; skipped with an apology", "update_id", poison.id, "err", poison.err)
+			failed[poison.id] = poison.reason()
+			// The error's text may quote what the person wrote: it goes
+			// to the debug log only.
+			b.log.Error("update failed; skipped with an apology",
+				"update_id", poison.id, "handler", poison.handler, "at", poison.frames)
+			b.log.Debug("update failure detail", "update_id", poison.id, "err", poison.err)
 			continue
 		}
 		if err != nil {
 			return fmt.Errorf("apply %d updates: %w", len(updates), err)
 		}
-		for _, u := range updates {
-			if u.Undecodable {
-				b.log.Warn("undecodable update skipped", "update_id", u.ID)
-			}
+		for _, id := range undecodable {
+			b.log.Warn("undecodable update skipped", "update_id", id)
 		}
 		return nil
 	}
 }
 
+// updateError is a handler's failure on one update.
 type updateError struct {
-	id  int64
-	err error
+	id      int64
+	handler string
+	err     error
+	// frames is where a panic happened: code locations only.
+	frames string
 }
 
 func (e *updateError) Error() string { return fmt.Sprintf("update %d: %v", e.id, e.err) }
 
-// handleSafely runs the handler, turning a panic into an error so the page
-// can be applied again without this update.
-func (b *Bot) handleSafely(c *Context) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("panic in %s: %v\n%s", c.handler, r, firstFrames(debug.Stack()))
-		}
-	}()
-	return b.route(c)
+// reason describes the failure for the update's record without quoting
+// the error, which may hold user content.
+func (e *updateError) reason() string {
+	if e.frames != "" {
+		return "panic in " + e.handler + " at " + e.frames
+	}
+	return "error in " + e.handler
 }
 
-// firstFrames keeps the top of a stack trace: enough to find the bug,
-// short enough for a log line.
-func firstFrames(stack []byte) string {
-	lines := strings.Split(string(stack), "\n")
-	if len(lines) > 16 {
-		lines = lines[:16]
+// handleSafely runs the handler, turning a panic into an error so the page
+// can be applied again without this update.
+func (b *Bot) handleSafely(c *Context) (failure *updateError) {
+	defer func() {
+		if r := recover(); r != nil {
+			failure = &updateError{id: c.Update.ID, handler: c.handler, err: fmt.Errorf("panic: %v", r), frames: panicFrames()}
+		}
+	}()
+	if err := b.route(c); err != nil {
+		return &updateError{id: c.Update.ID, handler: c.handler, err: err}
 	}
-	return strings.Join(lines, "\n")
+	return nil
+}
+
+// panicFrames names the function and line that panicked and its two
+// callers, skipping the runtime's own frames.
+func panicFrames() string {
+	pcs := make([]uintptr, 32)
+	n := runtime.Callers(3, pcs)
+	frames := runtime.CallersFrames(pcs[:n])
+	var out []string
+	for f, more := frames.Next(); more && len(out) < 3; f, more = frames.Next() {
+		if strings.HasPrefix(f.Function, "runtime.") {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s (%s:%d)", f.Function, filepath.Base(f.File), f.Line))
+	}
+	return strings.Join(out, " ← ")
 }
 
 // language picks the reply language for a person: their choice, else their

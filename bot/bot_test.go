@@ -201,7 +201,8 @@ func TestPoisonUpdateIsSkippedWithAnApology(t *testing.T) {
 	}
 	h.store.View(ctx, func(tx *store.Tx) error {
 		rec, err := tx.UpdateRecordOf(bad.ID)
-		if err != nil || rec.Outcome != store.OutcomeFailed || !strings.Contains(rec.Reason, "handler bug") {
+		if err != nil || rec.Outcome != store.OutcomeFailed || !strings.Contains(rec.Reason, "panic in command:boom") ||
+			!strings.Contains(rec.Reason, "bot_test.go") || strings.Contains(rec.Reason, "handler bug") {
 			t.Errorf("record of the poison update: %+v, %v", rec, err)
 		}
 		if tx.Offset() != good2.ID+1 {
@@ -274,12 +275,37 @@ func TestGroupRules(t *testing.T) {
 
 func TestAnonymousAdminIsNotAPerson(t *testing.T) {
 	h := newHarness(t)
-	u := h.text(&User{ID: groupAnonymousBotID, FirstName: "Group", IsBot: true}, group, "/id")
-	u.Message.SenderChat = &group
-	h.apply(u)
+	anonymous := func(text string) Update {
+		u := h.text(&User{ID: groupAnonymousBotID, FirstName: "Group", IsBot: true}, group, text)
+		u.Message.SenderChat = &group
+		return u
+	}
+	h.apply(anonymous("/ngonngu en"))
+	if r := h.one(); r.ChatID != group.ID || !strings.Contains(r.Action.Text, "ẩn danh") {
+		t.Errorf("anonymous /ngonngu: %+v, want a refusal in the group", r)
+	}
+	// /id still gives the group's id, which is what an admin needs, but
+	// not GroupAnonymousBot's as if it were a person's.
+	h.apply(anonymous("/id"))
 	r := h.one()
-	if r.ChatID != group.ID || !strings.Contains(r.Action.Text, "ẩn danh") {
-		t.Errorf("anonymous /id: %+v, want a refusal in the group", r)
+	if !strings.Contains(r.Action.Text, "-100777") || strings.Contains(r.Action.Text, "1087968824") {
+		t.Errorf("anonymous /id: %q, want the group id only", r.Action.Text)
+	}
+	h.store.View(ctx, func(tx *store.Tx) error {
+		if _, err := tx.User(groupAnonymousBotID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GroupAnonymousBot was registered as a person: %v", err)
+		}
+		return nil
+	})
+}
+
+func TestCancelFromAnotherChat(t *testing.T) {
+	h := newHarness(t)
+	from := person(userID, "vi")
+	languageKeyboard(t, h, from)
+	h.apply(h.text(from, group, "/huy"))
+	if r := h.one(); !strings.Contains(r.Action.Text, "Đã hủy") {
+		t.Errorf("/huy in a group for a private dialogue: %q, want it cancelled", r.Action.Text)
 	}
 }
 
@@ -375,7 +401,7 @@ func TestCancelAbandonsTheWizard(t *testing.T) {
 	from := person(userID, "vi")
 	en, _ := languageKeyboard(t, h, from)
 	h.apply(h.text(from, private(userID), "/huy"))
-	if r := h.one(); !strings.Contains(r.Action.Text, "Đã hủy thao tác «Chọn ngôn ngữ»") {
+	if r := h.one(); !strings.Contains(r.Action.Text, "Đã hủy thao tác “Chọn ngôn ngữ”") {
 		t.Errorf("cancel reply %q", r.Action.Text)
 	}
 	h.apply(h.press(from, private(userID), 9000, en))
@@ -563,5 +589,40 @@ func TestListWithoutPermissionIsRefusedAtRegistration(t *testing.T) {
 	h := newHarness(t)
 	if err := h.bot.HandleList(List{Name: "x", Items: func(*Context, string) (string, []string, error) { return "", nil, nil }}); err == nil {
 		t.Error("a list without a permission was registered")
+	}
+}
+
+func TestRefusedListPressLeavesTheToken(t *testing.T) {
+	h := newHarness(t, func(b *Bot) error {
+		if err := b.HandleList(List{Name: "secret", Perm: Admin, Items: func(c *Context, arg string) (string, []string, error) {
+			items := make([]string, 300)
+			for i := range items {
+				items[i] = fmt.Sprintf("Mục số %d của danh sách dành cho quản trị viên", i)
+			}
+			return "Danh sách", items, nil
+		}}); err != nil {
+			return err
+		}
+		return b.HandleCommand(Command{Name: "bimat", Perm: Admin, Handle: func(c *Context) error { return c.ReplyList("secret", "") }})
+	})
+	admin := person(adminID, "vi")
+	h.apply(h.text(admin, group, "/bimat"))
+	next := h.one().Action.Buttons[0][0].Data
+	// Anyone's press is refused first by the keyboard's owner check; make
+	// the keyboard open to all to test the list's own permission.
+	h.store.Update(ctx, func(tx *store.Tx) error {
+		code, _, _ := strings.Cut(next, ":")
+		tok, err := tx.Token(code)
+		tok.UserID = 0
+		tx.PutToken(tok)
+		return err
+	})
+	h.apply(h.press(person(userID, "vi"), group, 9000, next))
+	if r := h.one(); r.Action.Kind != store.ActAnswer || !strings.Contains(r.Action.Text, "không có quyền") {
+		t.Errorf("member's press on an admin list: %+v, want a refusal", r.Action)
+	}
+	h.apply(h.press(admin, group, 9000, next))
+	if rows := h.outbox(); len(rows) != 2 || rows[0].Action.Kind != store.ActEditText {
+		t.Errorf("admin's press after a refused one: %+v, want the next page", rows)
 	}
 }

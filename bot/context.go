@@ -149,8 +149,15 @@ func (c *Context) Answer(notice string, alert bool) error {
 	})
 }
 
-// apologize tells the person that their update could not be handled.
+// apologize tells the person that their update could not be handled, in
+// their stored language (the failed handler's changes, including any
+// registry update, were rolled back).
 func (c *Context) apologize() error {
+	if c.Sender != nil {
+		if u, err := c.Tx.User(c.Sender.ID); err == nil {
+			c.SetLanguage(c.bot.language(u))
+		}
+	}
 	switch {
 	case c.Callback != nil:
 		return c.Answer(c.P.Text(messages.Notice{Name: "error"}), false)

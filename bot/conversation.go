@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"danvan/messages"
 	"danvan/store"
@@ -112,6 +111,3 @@ func (b *Bot) ExpireConversations(ctx context.Context) error {
 		return nil
 	})
 }
-
-// ConversationTimeout returns how long a dialogue may stay idle.
-func (b *Bot) ConversationTimeout() time.Duration { return b.convTTL }

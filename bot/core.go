@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"errors"
 	"regexp"
 	"strings"
 
@@ -25,7 +26,7 @@ func (b *Bot) registerCore() error {
 	for _, cmd := range []Command{
 		{Name: cmdStart, Perm: Anyone, Menu: true, Handle: b.start},
 		{Name: cmdHelp, Alias: "help", Perm: Anyone, Menu: true, Handle: b.help},
-		{Name: cmdID, Perm: Person, Menu: true, Handle: b.id},
+		{Name: cmdID, Perm: Anyone, Menu: true, Handle: b.id},
 		{Name: cmdCancel, Alias: "cancel", Perm: Person, Menu: true, Handle: b.cancel},
 		{Name: cmdLanguage, Alias: "language", Perm: Person, Menu: true, Handle: b.chooseLanguage},
 	} {
@@ -36,7 +37,7 @@ func (b *Bot) registerCore() error {
 	if err := b.HandleWizard(Wizard{Name: wizardLanguage, Perm: Person, OnText: b.languageTyped}); err != nil {
 		return err
 	}
-	if err := b.HandleCallback(CallbackHandler{Name: callbackPage, Perm: Anyone, Handle: b.turnPage}); err != nil {
+	if err := b.HandleCallback(CallbackHandler{Name: callbackPage, Perm: Anyone, PermFor: b.listPerm, Handle: b.turnPage}); err != nil {
 		return err
 	}
 	return b.HandleCallback(CallbackHandler{Name: callbackLanguage, Perm: Person, Handle: b.languagePressed})
@@ -126,25 +127,30 @@ func otherLang(l messages.Lang) messages.Lang {
 	return messages.En
 }
 
-// id shows the numeric ids an admin needs.
+// id shows the numeric ids an admin needs; an anonymous group admin gets
+// the group's id only.
 func (b *Bot) id(c *Context) error {
-	return c.Reply(messages.YourID{UserID: c.Sender.ID, ChatID: c.Chat.ID, InGroup: c.InGroup()})
+	m := messages.YourID{ChatID: c.Chat.ID, InGroup: c.InGroup()}
+	if c.Sender != nil {
+		m.UserID = c.Sender.ID
+	}
+	return c.Reply(m)
 }
 
-// cancel abandons the sender's dialogue.
+// cancel abandons the sender's dialogue, whichever chat it runs in.
 func (b *Bot) cancel(c *Context) error {
-	conv, active, err := b.activeConversation(c)
-	if err != nil {
-		return err
-	}
-	if !active {
-		if err := c.EndConversation(); err != nil { // an expired one, if any
-			return err
-		}
+	conv, err := c.Tx.Conversation(c.Sender.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return c.Reply(messages.NothingToCancel{})
+	case err != nil:
+		return err
 	}
 	if err := c.EndConversation(); err != nil {
 		return err
+	}
+	if !c.Now.Before(conv.Expires) {
+		return c.Reply(messages.NothingToCancel{}) // it had already timed out
 	}
 	return c.Reply(messages.Cancelled{Title: c.P.Text(messages.ConversationTitle{Name: conv.Name})})
 }

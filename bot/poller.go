@@ -31,11 +31,7 @@ func (b *Bot) Poll(ctx context.Context, src Source, timeout time.Duration) error
 	failures := 0
 	fail := func(what string, err error) {
 		failures++
-		level := b.log.Debug
-		if failures == 1 {
-			level = b.log.Warn
-		}
-		level(what+" failed; retrying", "err", err, "failures", failures)
+		b.logFailure(what, err, failures)
 		clock.Sleep(b.clock, backoff(failures), ctx.Done())
 	}
 	for ctx.Err() == nil {

@@ -79,9 +79,12 @@ type Command struct {
 
 // CallbackHandler acts on presses of the keyboards made for it.
 type CallbackHandler struct {
-	Name   string
-	Perm   Permission
-	Handle func(c *Context, payload string) error
+	Name string
+	Perm Permission
+	// PermFor, if set, picks the permission from the keyboard's
+	// server-side data (a paged list needs the list's own permission).
+	PermFor func(data string) Permission
+	Handle  func(c *Context, payload string) error
 }
 
 // Wizard is a multi-step dialogue. Its state lives in the store
@@ -179,9 +182,6 @@ func (b *Bot) HandleWizard(w Wizard) error {
 
 // OnStart registers a hook for "/start <payload>".
 func (b *Bot) OnStart(h StartHook) { b.starts = append(b.starts, h) }
-
-// Commands returns the registered commands in registration order.
-func (b *Bot) Commands() []*Command { return b.commands }
 
 // route decides what the update is and who handles it. It records the
 // handler's name on c for the journal.
@@ -323,9 +323,14 @@ func (b *Bot) routeCallback(c *Context) error {
 		return notice("expired")
 	}
 	c.handler = "callback:" + h.Name
+	c.KeyboardData = tok.Data
+	perm := h.Perm
+	if h.PermFor != nil {
+		perm = h.PermFor(tok.Data)
+	}
 	// Authorize first: a refused press leaves the token valid for the
 	// person it belongs to.
-	if ok, _ := b.authorize(c, h.Perm); !ok || (tok.UserID != 0 && (c.Sender == nil || c.Sender.ID != tok.UserID)) ||
+	if ok, _ := b.authorize(c, perm); !ok || (tok.UserID != 0 && (c.Sender == nil || c.Sender.ID != tok.UserID)) ||
 		(c.Message != nil && tok.ChatID != 0 && c.Message.Chat.ID != tok.ChatID) {
 		c.handler += ":refused"
 		return notice("refused")
@@ -351,7 +356,6 @@ func (b *Bot) routeCallback(c *Context) error {
 	if err := c.Tx.UseToken(code, c.Now); err != nil {
 		return err
 	}
-	c.KeyboardData = tok.Data
 	if err := h.Handle(c, payload); err != nil {
 		return err
 	}

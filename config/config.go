@@ -53,7 +53,7 @@ type Telegram struct {
 	Limits         Limits   `toml:"limits"`
 }
 
-// Limits are Telegram's flood limits, which the sender never exceeds.
+// Limits are Telegram's flood limits for the sender.
 type Limits struct {
 	// GlobalPerSecond is the number of messages per second over all chats.
 	GlobalPerSecond int `toml:"global_per_second"`

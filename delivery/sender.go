@@ -241,8 +241,7 @@ func (s *Sender) send(ctx, sendCtx context.Context, r *store.OutboxRow) (due tim
 	case Unreachable:
 		s.log.Warn("chat unreachable; its messages are dropped until it writes again", "chat_id", r.ChatID, "reason", e.Description)
 		return time.Time{}, s.store.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
-			chat.ID, chat.Unreachable, chat.UnreachableAt, chat.Reason = r.ChatID, true, now, e.Description
-			if err := tx.PutChat(chat); err != nil {
+			if err := tx.MarkUnreachable(r.ChatID, e.Description, now); err != nil {
 				return err
 			}
 			return tx.FailOutbox(tried, store.DeliveryUnreachable, e.Description, now)

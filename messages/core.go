@@ -126,7 +126,7 @@ type Button struct{ Name string }
 func (b Button) Key() string { return "button." + b.Name }
 
 // Notice is the short text shown on a button press: "done" (already
-// handled), "expired", "refused", "saved", "page".
+// handled), "expired", "refused", "saved", "error".
 type Notice struct{ Name string }
 
 func (n Notice) Key() string { return "notice." + n.Name }

@@ -1,7 +1,6 @@
 package messages
 
 import (
-	"fmt"
 	"html"
 	"strconv"
 	"strings"
@@ -186,6 +185,3 @@ func truncateHTMLItem(item string, max int) string {
 	}
 	return html.EscapeString(string(plain))
 }
-
-// PageLabel is "2/5".
-func PageLabel(page, pages int) string { return fmt.Sprintf("%d/%d", page, pages) }

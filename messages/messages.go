@@ -29,7 +29,7 @@ const (
 )
 
 // Langs lists the supported languages, the default first.
-var Langs = []Lang{Vi, En}
+func Langs() []Lang { return []Lang{Vi, En} }
 
 // ParseLang returns the language named by s ("vi", "en"; case-insensitive)
 // and whether it is supported.
@@ -68,7 +68,7 @@ func Load(loc *time.Location) (*Catalog, error) {
 		text: make(map[Lang]*texttemplate.Template),
 		loc:  loc,
 	}
-	for _, lang := range Langs {
+	for _, lang := range Langs() {
 		funcs := c.funcs(lang)
 		h, err := htmltemplate.New(string(lang)).Option("missingkey=error").Funcs(funcs).
 			ParseFS(templateFS, "templates/"+string(lang)+".html.tmpl")
@@ -103,7 +103,7 @@ func (c *Catalog) Keys(lang Lang) []string {
 
 // Has reports whether every language defines the template key.
 func (c *Catalog) Has(key string) bool {
-	for _, lang := range Langs {
+	for _, lang := range Langs() {
 		if c.html[lang].Lookup(key) == nil && c.text[lang].Lookup(key) == nil {
 			return false
 		}
@@ -175,9 +175,6 @@ func (p Printer) Date(t time.Time) string { return formatDate(t.In(p.c.loc), p.l
 
 // Duration formats d in words: "2 giờ 30 phút".
 func (p Printer) Duration(d time.Duration) string { return formatDuration(d, p.lang) }
-
-// Number formats n with the language's thousands separator: "10.000".
-func (p Printer) Number(n int) string { return formatNumber(n, p.lang) }
 
 func (c *Catalog) funcs(lang Lang) map[string]any {
 	return map[string]any{

@@ -49,6 +49,7 @@ var samples = []struct {
 	{"help_admin", Help{IsAdmin: true, Commands: sampleCommands, BotUsername: "danvan_bot"}, false},
 	{"your_id_private", YourID{UserID: 123456789, ChatID: 123456789}, false},
 	{"your_id_group", YourID{UserID: 123456789, ChatID: -1001234567890, InGroup: true}, false},
+	{"your_id_anonymous", YourID{ChatID: -1001234567890, InGroup: true}, false},
 	{"cancelled", Cancelled{Title: "Chọn ngôn ngữ"}, false},
 	{"nothing_to_cancel", NothingToCancel{}, false},
 	{"unknown_command", UnknownCommand{Command: "foo<x>"}, false},
@@ -94,7 +95,7 @@ var samples = []struct {
 
 func TestGolden(t *testing.T) {
 	c := load(t)
-	for _, lang := range Langs {
+	for _, lang := range Langs() {
 		var all strings.Builder
 		for _, s := range samples {
 			p := c.For(lang)

@@ -14,8 +14,9 @@ const (
 	ChatChannel    = "channel"
 )
 
-// Chat is an entry in the registry of chats the bot talks to. There is one
-// registry, so a group that becomes a supergroup moves in one update.
+// Chat is an entry in the registry of chats the bot talks to: one
+// registry for every feature, so facts about a chat (unreachable, later a
+// group's new supergroup id) are kept in one place.
 type Chat struct {
 	ID    int64  `json:"id"`
 	Kind  string `json:"kind"`
@@ -70,4 +71,19 @@ func (tx *Tx) SeeChat(seen Chat, at time.Time) (Chat, error) {
 	c.Unreachable, c.UnreachableAt, c.Reason = false, time.Time{}, ""
 	c.LastSeen = at
 	return c, tx.PutChat(c)
+}
+
+// MarkUnreachable records that the messenger refused to deliver to the
+// chat (blocked, kicked, not found); SeeChat clears it when the chat
+// writes again.
+func (tx *Tx) MarkUnreachable(chatID int64, reason string, at time.Time) error {
+	c, err := tx.Chat(chatID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		c = Chat{ID: chatID, FirstSeen: at}
+	case err != nil:
+		return err
+	}
+	c.Unreachable, c.UnreachableAt, c.Reason = true, at, reason
+	return tx.PutChat(c)
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -61,7 +62,7 @@ func (tx *Tx) ExpiredConversations(now time.Time) ([]Conversation, error) {
 	c := tx.bucket(bucketConversations).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		var conv Conversation
-		if err := unmarshal(v, &conv); err != nil {
+		if err := json.Unmarshal(v, &conv); err != nil {
 			return nil, fmt.Errorf("conversation of user %d: %w", int64(binary.BigEndian.Uint64(k)), err)
 		}
 		if !conv.Expires.After(now) {

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -19,7 +20,8 @@ const (
 	ActAnswer     = "answer"      // answer a button press (stop the spinner)
 )
 
-// Priorities: lower is sent first.
+// Priorities. The sender is to serve lower numbers first; the simple
+// sender of today sends in id order.
 const (
 	// PriorityInteractive is a reply to something a person just did.
 	PriorityInteractive = 0
@@ -135,7 +137,7 @@ func (tx *Tx) PendingOutbox(after uint64, limit int) ([]OutboxRow, error) {
 	c := tx.bucket(bucketOutbox).Cursor()
 	for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
 		var r OutboxRow
-		if err := unmarshal(v, &r); err != nil {
+		if err := json.Unmarshal(v, &r); err != nil {
 			return nil, fmt.Errorf("outbox row %d: %w", binary.BigEndian.Uint64(k), err)
 		}
 		r.ID = binary.BigEndian.Uint64(k)

@@ -105,9 +105,6 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	// Acknowledgements from many sender workers go through db.Batch; the
-	// default 10 ms gathering delay would cap delivery speed.
-	db.MaxBatchDelay = 2 * time.Millisecond
 	s := &Store{db: db}
 	if err := db.Update(initialize); err != nil {
 		db.Close()
@@ -157,16 +154,6 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 	return s.db.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
 }
 
-// Batch is like Update, but may combine fn with concurrent Batch calls from
-// other goroutines into one transaction (and so one fsync). fn may run more
-// than once and must be idempotent.
-func (s *Store) Batch(ctx context.Context, fn func(*Tx) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return s.db.Batch(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
-}
-
 // View runs fn in a read-only transaction.
 func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
 	if err := ctx.Err(); err != nil {
@@ -183,9 +170,6 @@ type Tx struct {
 // OnCommit registers fn to run after the transaction commits. In-memory
 // caches and wake-ups change only here, never before the data is durable.
 func (tx *Tx) OnCommit(fn func()) { tx.tx.OnCommit(fn) }
-
-// Writable reports whether the transaction may write.
-func (tx *Tx) Writable() bool { return tx.tx.Writable() }
 
 // Offset returns the getUpdates offset to ask for next (0 before the first
 // update was applied).
@@ -234,5 +218,3 @@ func putJSON(b *bolt.Bucket, key []byte, v any) error {
 	}
 	return b.Put(key, data)
 }
-
-func unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }

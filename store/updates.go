@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -69,7 +70,7 @@ func (tx *Tx) Journal(fn func(JournalEntry) bool) error {
 	c := tx.bucket(bucketJournal).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		var e JournalEntry
-		if err := unmarshal(v, &e); err != nil {
+		if err := json.Unmarshal(v, &e); err != nil {
 			return fmt.Errorf("journal entry: %w", err)
 		}
 		e.Seq = binary.BigEndian.Uint64(k)

@@ -84,8 +84,3 @@ type Admin struct {
 func (tx *Tx) IsStoredAdmin(userID int64) bool {
 	return tx.bucket(bucketAdmins).Get(id(userID)) != nil
 }
-
-// CountStoredAdmins returns how many admins were granted in chat.
-func (tx *Tx) CountStoredAdmins() int {
-	return tx.bucket(bucketAdmins).Stats().KeyN
-}

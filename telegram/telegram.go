@@ -38,8 +38,8 @@ type Options struct {
 	// RequestTimeout bounds every request except long polls, which get
 	// their poll timeout plus RequestTimeout.
 	RequestTimeout time.Duration
-	// MaxConns is the number of idle connections kept to the API host; at
-	// least the sender's worker count.
+	// MaxConns is the number of idle connections kept to the API host
+	// (default 32, above the number of requests in flight at once).
 	MaxConns int
 	// Transport replaces the HTTP transport (tests use an in-memory one).
 	Transport http.RoundTripper
@@ -230,14 +230,19 @@ func (c *Client) classify(k *call, resp *tgbotapi.APIResponse, err error) *deliv
 	return e
 }
 
-// GetMe checks the token and returns who the bot is.
+// GetMe checks the token and returns who the bot is. A refused token is
+// bot.ErrUnauthorized.
 func (c *Client) GetMe(ctx context.Context) (bot.Identity, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	k := c.newCall(ctx)
 	resp, err := k.api.MakeRequest("getMe", nil)
 	if err != nil {
-		return bot.Identity{}, c.classify(k, resp, err)
+		e := c.classify(k, resp, err)
+		if e.Code == http.StatusUnauthorized {
+			return bot.Identity{}, fmt.Errorf("%w (401 Unauthorized): check telegram.token / DANVAN_TELEGRAM_TOKEN: %w", bot.ErrUnauthorized, e)
+		}
+		return bot.Identity{}, e
 	}
 	var u tgbotapi.User
 	if err := json.Unmarshal(resp.Result, &u); err != nil {
