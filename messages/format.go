@@ -99,6 +99,12 @@ const (
 // VisibleLength returns the length Telegram counts for an HTML text: tags
 // removed, entities decoded, in UTF-16 code units.
 func VisibleLength(htmlText string) int {
+	return len(utf16.Encode([]rune(plainText(htmlText))))
+}
+
+// plainText is what Telegram shows of an HTML text: tags removed,
+// entities decoded.
+func plainText(htmlText string) string {
 	var b strings.Builder
 	inTag := false
 	for _, r := range htmlText {
@@ -111,7 +117,7 @@ func VisibleLength(htmlText string) int {
 			b.WriteRune(r)
 		}
 	}
-	return len(utf16.Encode([]rune(html.UnescapeString(b.String()))))
+	return html.UnescapeString(b.String())
 }
 
 // Paginate splits a list into pages that each fit in one message: every
@@ -167,19 +173,7 @@ func Paginate(header string, items []string, footer string, limit int) []string 
 // built by templates, so tags are balanced; cutting inside a tag pair would
 // break that, so an over-long item loses its markup.
 func truncateHTMLItem(item string, max int) string {
-	var b strings.Builder
-	inTag := false
-	for _, r := range item {
-		switch {
-		case r == '<':
-			inTag = true
-		case r == '>' && inTag:
-			inTag = false
-		case !inTag:
-			b.WriteRune(r)
-		}
-	}
-	plain := []rune(html.UnescapeString(b.String()))
+	plain := []rune(plainText(item))
 	if len(plain) > max {
 		plain = append(plain[:max], '…')
 	}
