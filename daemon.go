@@ -13,11 +13,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"danvan/bot"
 	"danvan/clock"
 	"danvan/config"
 	"danvan/delivery"
 	"danvan/messages"
+	"danvan/monitor"
 	"danvan/scheduler"
 	"danvan/store"
 	"danvan/telegram"
@@ -57,8 +61,8 @@ type appOptions struct {
 	Transport http.RoundTripper
 }
 
-// app is the wired bot: store, messages, Telegram client, router, sender
-// and scheduler.
+// app is the wired bot: store, messages, Telegram client, router, sender,
+// scheduler and the operator's HTTP listener.
 type app struct {
 	cfg       *config.Config
 	log       *slog.Logger
@@ -68,6 +72,7 @@ type app struct {
 	bot       *bot.Bot
 	sender    *delivery.Sender
 	scheduler *scheduler.Scheduler
+	metrics   *prometheus.Registry
 }
 
 // newApp opens the store first — before any Bot API call — so a second
@@ -101,16 +106,27 @@ func (a *app) build(o appOptions) error {
 	if err != nil {
 		return err
 	}
-	a.sender = delivery.NewSender(a.store, a.client, a.clock, a.log.With("part", "sender"))
+	a.metrics = prometheus.NewRegistry()
+	a.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	lim := cfg.Telegram.Limits
+	a.sender = delivery.NewSender(delivery.Options{
+		Store: a.store, Client: a.client, Clock: a.clock, Log: a.log.With("part", "sender"),
+		Limits:  delivery.Limits{GlobalPerSecond: lim.GlobalPerSecond, ChatPerSecond: lim.ChatPerSecond, GroupPerMinute: lim.GroupPerMinute},
+		Metrics: delivery.NewMetrics(a.metrics),
+	})
+	a.sender.Register(a.metrics)
+	a.registerStoreGauges()
 	lang, _ := messages.ParseLang(cfg.Bot.Language)
 	a.bot, err = bot.New(bot.Options{
 		Store: a.store, Messages: catalog, Clock: a.clock, Log: a.log.With("part", "bot"),
 		Admins: cfg.Bot.Admins, Language: lang,
 		ConversationTimeout: cfg.Bot.ConversationTimeout.Duration, Wake: a.sender.Wake,
+		Metrics: bot.NewMetrics(a.metrics),
 	})
 	if err != nil {
 		return err
 	}
+	a.store.OnFanOutDone(a.bot.FanOutDone)
 	a.scheduler = scheduler.New(a.store, a.clock, cfg.Location(), a.log.With("part", "scheduler"))
 	return a.scheduler.Add(scheduler.Job{
 		Name: "housekeeping", Spec: "@every 1m",
@@ -138,6 +154,11 @@ func (a *app) run(ctx context.Context) error {
 	}
 	goPart("sender", a.sender.Run)
 	goPart("scheduler", a.scheduler.Run)
+	if addr := a.cfg.HTTP.Listen; addr != "" {
+		goPart("http", func(ctx context.Context) error {
+			return monitor.Serve(ctx, addr, a.monitorHandler(), a.log.With("part", "http"))
+		})
+	}
 	goPart("bot", func(ctx context.Context) error {
 		return a.bot.Run(ctx, a.client, a.cfg.Telegram.PollTimeout.Duration)
 	})
@@ -162,4 +183,45 @@ func (a *app) run(ctx context.Context) error {
 	default:
 		return nil
 	}
+}
+
+// monitorHandler serves /healthz (the store answers and the long poll
+// works) and /metrics.
+func (a *app) monitorHandler() http.Handler {
+	return monitor.Handler(a.metrics,
+		monitor.Check{Name: "store", Check: func(ctx context.Context) error {
+			return a.store.View(ctx, func(*store.Tx) error { return nil })
+		}},
+		monitor.Check{Name: "polling", Check: func(context.Context) error { return a.bot.PollHealth() }},
+	)
+}
+
+// registerStoreGauges exports what only the store knows: the age of the
+// oldest message waiting to be sent and the number of unreachable chats.
+func (a *app) registerStoreGauges() {
+	a.metrics.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "danvan_outbox_oldest_seconds", Help: "Age of the oldest message waiting to be sent (0: none).",
+		}, func() float64 {
+			var age time.Duration
+			_ = a.store.View(context.Background(), func(tx *store.Tx) error {
+				if created, ok := tx.OldestPending(); ok {
+					age = a.clock.Now().Sub(created)
+				}
+				return nil
+			})
+			return age.Seconds()
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "danvan_unreachable_chats", Help: "Chats that blocked the bot or could not be found.",
+		}, func() float64 {
+			var n int
+			_ = a.store.View(context.Background(), func(tx *store.Tx) error {
+				var err error
+				n, err = tx.CountUnreachable()
+				return err
+			})
+			return float64(n)
+		}),
+	)
 }

@@ -49,6 +49,9 @@ func testConfig(t *testing.T, emuURL, token string) *config.Config {
 	cfg.Store.Path = filepath.Join(t.TempDir(), "danvan.db")
 	cfg.Bot.Admins = []int64{adminUser.ID}
 	cfg.Log.Level = "debug"
+	// Behaviour, not pacing, is tested here: the limits have their own
+	// virtual-time tests in delivery/.
+	cfg.Telegram.Limits.GlobalPerSecond, cfg.Telegram.Limits.ChatPerSecond = 1000, 1000
 	return &cfg
 }
 
@@ -210,10 +213,7 @@ func TestEndToEndLanguageButtons(t *testing.T) {
 	if ans.Text != "Saved." {
 		t.Errorf("answer %q, want Saved.", ans.Text)
 	}
-	edited, _ := tb.emu.Message(chat.ID, q.ID)
-	if edited.Text != "Replies are now in English." || len(edited.Keyboard) != 0 {
-		t.Errorf("question after the press: %q with keyboard %v", edited.Text, edited.Keyboard)
-	}
+
 	// The same keyboard pressed again (from a client that has not seen the
 	// edit yet): answered, nothing changes.
 	id = tb.emu.PressForged(viUser, chat, q.ID, q.Keyboard[0][0].CallbackData)
@@ -222,6 +222,11 @@ func TestEndToEndLanguageButtons(t *testing.T) {
 	}
 	if got := tb.ask(t, viUser, chat, "/id"); !strings.Contains(got.Text, "Your user id") {
 		t.Errorf("after choosing English, /id answered %q", got.Text)
+	}
+	// The chat's messages go in order, so the edit came before that reply.
+	edited, _ := tb.emu.Message(chat.ID, q.ID)
+	if edited.Text != "Replies are now in English." || len(edited.Keyboard) != 0 {
+		t.Errorf("question after the press: %q with keyboard %v", edited.Text, edited.Keyboard)
 	}
 	// Back with the argument form.
 	if got := tb.ask(t, viUser, chat, "/language vi"); got.Text != "Đã chuyển sang tiếng Việt." {

@@ -81,6 +81,8 @@ func childEnv(emuURL, token, storePath string, extra ...string) []string {
 		"DANVAN_TELEGRAM_API_ENDPOINT=" + telegramtest.Endpoint(emuURL),
 		"DANVAN_STORE_PATH=" + storePath,
 		"DANVAN_BOT_ADMINS=",
+		// Pacing is tested in delivery/; here the limits only slow things.
+		"DANVAN_TELEGRAM_LIMITS_GLOBAL_PER_SECOND=1000", "DANVAN_TELEGRAM_LIMITS_CHAT_PER_SECOND=1000",
 		"HTTPS_PROXY=", "HTTP_PROXY=", "NO_PROXY=",
 	}, extra...)
 }

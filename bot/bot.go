@@ -37,7 +37,8 @@ type Options struct {
 	// ConversationTimeout abandons a dialogue left idle this long.
 	ConversationTimeout time.Duration
 	// Wake is called after a commit that enqueued outbox rows.
-	Wake func()
+	Wake    func()
+	Metrics *Metrics
 }
 
 // Bot routes updates to handlers. Build it with New, register features,
@@ -51,6 +52,8 @@ type Bot struct {
 	lang     messages.Lang
 	convTTL  time.Duration
 	wake     func()
+	metrics  *Metrics
+	poll     pollState
 	identity atomic.Pointer[Identity]
 
 	commands  []*Command
@@ -78,6 +81,9 @@ func New(o Options) (*Bot, error) {
 	if o.Wake == nil {
 		o.Wake = func() {}
 	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
 	b := &Bot{
 		store:     o.Store,
 		msgs:      o.Messages,
@@ -87,6 +93,7 @@ func New(o Options) (*Bot, error) {
 		lang:      o.Language,
 		convTTL:   o.ConversationTimeout,
 		wake:      o.Wake,
+		metrics:   o.Metrics,
 		byName:    make(map[string]*Command),
 		callbacks: make(map[string]*CallbackHandler),
 		wizards:   make(map[string]*Wizard),
@@ -124,10 +131,11 @@ func (b *Bot) Apply(ctx context.Context, updates []Update) error {
 	for {
 		var poison *updateError
 		var undecodable []int64
+		var outcomes []string
 		now := b.clock.Now()
 		enqueued := false
 		err := b.store.Update(ctx, func(tx *store.Tx) error {
-			undecodable = undecodable[:0]
+			undecodable, outcomes = undecodable[:0], outcomes[:0]
 			next := tx.Offset()
 			for _, u := range updates {
 				if u.ID >= next {
@@ -157,6 +165,7 @@ func (b *Bot) Apply(ctx context.Context, updates []Update) error {
 				if err := tx.RecordUpdate(u.ID, record); err != nil {
 					return err
 				}
+				outcomes = append(outcomes, record.Outcome)
 				enqueued = enqueued || c.enqueued
 			}
 			if enqueued {
@@ -178,6 +187,9 @@ func (b *Bot) Apply(ctx context.Context, updates []Update) error {
 		}
 		for _, id := range undecodable {
 			b.log.Warn("undecodable update skipped", "update_id", id)
+		}
+		for _, o := range outcomes {
+			b.metrics.updates.WithLabelValues(o).Inc()
 		}
 		return nil
 	}

@@ -31,6 +31,7 @@ func (b *Bot) Poll(ctx context.Context, src Source, timeout time.Duration) error
 	failures := 0
 	fail := func(what string, err error) {
 		failures++
+		b.poll.fail(b.clock.Now(), err)
 		b.logFailure(what, err, failures)
 		clock.Sleep(b.clock, backoff(failures), ctx.Done())
 	}
@@ -50,6 +51,7 @@ func (b *Bot) Poll(ctx context.Context, src Source, timeout time.Duration) error
 			fail("applying updates", err)
 			continue
 		}
+		b.poll.ok()
 		if failures > 0 {
 			b.log.Info("polling recovered", "after_failures", failures)
 			failures = 0

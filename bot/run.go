@@ -43,6 +43,7 @@ func (b *Bot) Run(ctx context.Context, m Messenger, pollTimeout time.Duration) e
 		return err
 	}
 	b.SetIdentity(me)
+	b.poll.ok()
 	b.log.Info("connected to the messenger", "bot", me.Username, "bot_id", me.ID)
 	if err := b.retry(ctx, "deleteWebhook", func() error { return m.DeleteWebhook(ctx) }); err != nil || ctx.Err() != nil {
 		return err

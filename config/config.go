@@ -31,6 +31,7 @@ type Config struct {
 	Telegram Telegram `toml:"telegram"`
 	Store    Store    `toml:"store"`
 	Bot      Bot      `toml:"bot"`
+	HTTP     HTTP     `toml:"http"`
 	Log      Log      `toml:"log"`
 
 	// location is Bot.Timezone, loaded when the configuration is checked.
@@ -80,6 +81,12 @@ type Bot struct {
 	// ConversationTimeout is how long a multi-step dialogue may stay idle
 	// before it is abandoned.
 	ConversationTimeout Duration `toml:"conversation_timeout"`
+}
+
+// HTTP holds the operator's HTTP listener: /healthz and /metrics.
+type HTTP struct {
+	// Listen is host:port, e.g. "127.0.0.1:9090"; empty turns it off.
+	Listen string `toml:"listen"`
 }
 
 // Log holds how danvan logs.

@@ -2,8 +2,10 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -76,6 +78,14 @@ func validate(cfg *Config) []Problem {
 			report("bot.admins", "%d is listed twice", id)
 		}
 		seen[id] = true
+	}
+
+	if l := cfg.HTTP.Listen; l != "" {
+		if _, port, err := net.SplitHostPort(l); err != nil || port == "" {
+			report("http.listen", "%q is not host:port (e.g. \"127.0.0.1:9090\")", l)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			report("http.listen", "%q has no valid port", l)
+		}
 	}
 
 	if msg := checkOneOf(cfg.Log.Level, "debug", "info", "warn", "error"); msg != "" {

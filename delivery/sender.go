@@ -1,114 +1,103 @@
 // Package delivery sends the outbox. Handlers and scheduled jobs write
 // outbox rows in their transactions; the Sender, woken by those commits,
-// sends each row through the messenger adapter and removes it only after
-// the messenger accepted it, recording the message id against the row's
-// origin. A row is therefore delivered at least once, even across crashes.
+// sends every row through the messenger adapter as fast as Telegram's
+// limits allow, keeps each chat's messages in order, puts replies to people
+// ahead of bulk fan-out, retries what failed for a while, and removes a row
+// only after the messenger accepted it — recording the message id against
+// the row's origin. A row is therefore delivered at least once, even across
+// crashes, with at most Workers duplicates per crash.
+//
+// One dispatcher goroutine owns an in-memory index of the outbox (each
+// chat's pending rows, and a heap of chats by when they may send next); it
+// hands rows to a fixed pool of workers. Workers read the row, send it,
+// make the outcome durable and report back, before taking another. The
+// outcomes of workers that finish together are committed in one
+// transaction (group commit), so fsync does not cap the rate.
 package delivery
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"danvan/clock"
 	"danvan/store"
 )
 
-// Kind classifies a failed send by what the sender should do about it.
-type Kind int
-
-// Kinds of failure.
-const (
-	// Temporary failures (5xx, timeouts, connection errors, answers that
-	// are not JSON) are retried with backoff.
-	Temporary Kind = iota + 1
-	// RateLimited (429) is retried after RetryAfter, never sooner.
-	RateLimited
-	// Unreachable chats (blocked, kicked, deactivated, not found) get
-	// nothing more until they write again.
-	Unreachable
-	// Migrated groups became supergroups; resend to MigrateTo.
-	Migrated
-	// Rejected rows (other 400s) are recorded as failed and skipped.
-	Rejected
-)
-
-func (k Kind) String() string {
-	switch k {
-	case Temporary:
-		return "temporary"
-	case RateLimited:
-		return "rate_limited"
-	case Unreachable:
-		return "unreachable"
-	case Migrated:
-		return "migrated"
-	case Rejected:
-		return "rejected"
-	}
-	return "unknown"
+// Options configure a Sender.
+type Options struct {
+	Store  *store.Store
+	Client Client
+	Clock  clock.Clock
+	Log    *slog.Logger
+	Limits Limits
+	// Workers is the number of sends in flight at most (default 16):
+	// enough to reach 30 messages a second when a request takes 300 ms.
+	Workers int
+	// Grace lets sends in flight at shutdown finish (default 2 s), so a
+	// message Telegram accepted is acknowledged, not sent again next start.
+	Grace   time.Duration
+	Metrics *Metrics
 }
 
-// Error is a failed send, classified by the messenger adapter. Its text
-// never contains the bot token.
-type Error struct {
-	Kind Kind
-	// Status is the HTTP status (0 when no answer came); Code the API's
-	// error_code; Description its description.
-	Status      int
-	Code        int
-	Description string
-	RetryAfter  time.Duration
-	MigrateTo   int64
-	Err         error
-}
-
-func (e *Error) Error() string {
-	switch {
-	case e.Description != "":
-		return fmt.Sprintf("%s (%d): %s", e.Kind, e.Code, e.Description)
-	case e.Err != nil:
-		return fmt.Sprintf("%s: %v", e.Kind, e.Err)
-	}
-	return e.Kind.String()
-}
-
-func (e *Error) Unwrap() error { return e.Err }
-
-// Classify returns err's kind; errors the adapter did not classify count as
-// temporary.
-func Classify(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return &Error{Kind: Temporary, Err: err}
-}
-
-// Client performs one action in one chat and returns the id of the message
-// it created or changed (0 when there is none).
-type Client interface {
-	Do(ctx context.Context, chatID int64, a store.Action) (messageID int, err error)
-}
-
-// Sender sends outbox rows in order.
+// Sender sends the outbox.
 type Sender struct {
-	store  *store.Store
-	client Client
-	clock  clock.Clock
-	log    *slog.Logger
+	o      Options
 	wake   chan struct{}
-	// Grace lets a send in flight at shutdown finish, so a message that
-	// Telegram accepted is acknowledged instead of sent again next start.
-	Grace time.Duration
+	global *rate.Limiter
+	// slowedUntil is when the global rate, halved after 429s in several
+	// chats at once, returns to normal.
+	slowedUntil time.Time
+	floods      []flood
+	lastLoaded  uint64
+	lastSweep   time.Time
+	idx         *index
+	inFlight    int
+	stats       *stats
+	records     chan record
+}
+
+// record is an outcome waiting to be committed with others.
+type record struct {
+	fn   func(*store.Tx) error
+	done chan error
+}
+
+type flood struct {
+	at   time.Time
+	chat int64
 }
 
 // NewSender returns a sender; start it with Run.
-func NewSender(st *store.Store, client Client, clk clock.Clock, log *slog.Logger) *Sender {
-	return &Sender{store: st, client: client, clock: clk, log: log, wake: make(chan struct{}, 1), Grace: 2 * time.Second}
+func NewSender(o Options) *Sender {
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Workers <= 0 {
+		o.Workers = 16
+	}
+	if o.Grace <= 0 {
+		o.Grace = 2 * time.Second
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	return &Sender{
+		o:       o,
+		wake:    make(chan struct{}, 1),
+		global:  newLimiter(o.Limits.GlobalPerSecond, time.Second),
+		idx:     newIndex(o.Limits),
+		stats:   &stats{},
+		records: make(chan record, o.Workers),
+	}
 }
 
 // Wake tells the sender that new rows were committed. It never blocks.
@@ -119,159 +108,404 @@ func (s *Sender) Wake() {
 	}
 }
 
-// Run sends until ctx is cancelled. It owns no goroutines besides itself.
+// job is a row handed to a worker; result is what became of it.
+type job struct {
+	row  uint64
+	chat int64 // 0 for a callback answer
+}
+
+type outcome int
+
+const (
+	settled     outcome = iota // sent, failed, expired or gone: done with the row
+	retry                      // temporary failure: try the row again at notBefore
+	rateLimited                // 429: hold the chat until notBefore
+	unreachable                // the chat's rows were dropped
+	migrated                   // the row (and the chat's others) now go to migrateTo
+	storeFailed                // the outcome could not be recorded; try again later
+)
+
+type result struct {
+	job
+	outcome   outcome
+	notBefore time.Time
+	migrateTo int64
+}
+
+// Run sends until ctx is cancelled, then lets sends in flight finish
+// (within Grace) and returns. It owns the dispatcher (this goroutine) and
+// the workers.
 func (s *Sender) Run(ctx context.Context) error {
-	// Sends in flight when ctx ends get Grace to finish.
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSends()
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(s.Grace, cancelSends) })
-	defer stop()
+	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(s.o.Grace, cancelSends) })
+	defer stopGrace()
 
-	for ctx.Err() == nil {
-		next, err := s.pass(ctx, sendCtx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+	jobs := make(chan job)
+	results := make(chan result, s.o.Workers)
+	var workers, recorder sync.WaitGroup
+	recorder.Go(s.commitLoop)
+	for range s.o.Workers {
+		workers.Go(func() {
+			for j := range jobs {
+				results <- s.perform(ctx, sendCtx, j)
 			}
-			s.log.Error("sending the outbox failed", "err", err)
-			next = s.clock.Now().Add(5 * time.Second)
+		})
+	}
+	defer func() {
+		close(jobs)
+		go func() { workers.Wait(); close(results) }()
+		for range results { // drain: nothing is dispatched any more
 		}
-		s.wait(ctx, next)
+		close(s.records)
+		recorder.Wait()
+	}()
+
+	if err := s.load(ctx); err != nil && ctx.Err() == nil {
+		s.o.Log.Error("reading the outbox failed", "err", err)
+	}
+	for ctx.Err() == nil {
+		next := s.dispatch(ctx, jobs)
+		s.stats.publish(s.idx)
+		s.wait(ctx, next, results)
 	}
 	return nil
 }
 
-// wait sleeps until a commit wakes the sender, next arrives (zero: no
-// timer) or ctx ends.
-func (s *Sender) wait(ctx context.Context, next time.Time) {
+// wait sleeps until a commit wakes the sender, a worker reports, next
+// arrives (zero: no timer) or ctx ends, and handles what woke it.
+func (s *Sender) wait(ctx context.Context, next time.Time, results <-chan result) {
 	var timer <-chan time.Time
 	if !next.IsZero() {
-		t := s.clock.NewTimer(next.Sub(s.clock.Now()))
+		t := s.o.Clock.NewTimer(next.Sub(s.o.Clock.Now()))
 		defer t.Stop()
 		timer = t.C()
 	}
 	select {
 	case <-ctx.Done():
 	case <-s.wake:
+		if err := s.load(ctx); err != nil && ctx.Err() == nil {
+			s.o.Log.Error("reading the outbox failed", "err", err)
+		}
+	case r := <-results:
+		s.settle(r)
 	case <-timer:
 	}
 }
 
-// pass sends every row that is due, in id order, keeping each chat's rows
-// in order. It returns when the next delayed row falls due (zero: none).
-func (s *Sender) pass(ctx, sendCtx context.Context) (next time.Time, err error) {
-	blocked := make(map[int64]bool)
-	var after uint64
-	for ctx.Err() == nil {
+// load adds the rows committed since the last load to the index. Rows are
+// appended with increasing ids, so the ones not yet seen are exactly those
+// above the last id loaded.
+func (s *Sender) load(ctx context.Context) error {
+	now := s.o.Clock.Now()
+	for {
 		var rows []store.OutboxRow
-		err := s.store.View(ctx, func(tx *store.Tx) error {
+		err := s.o.Store.View(ctx, func(tx *store.Tx) error {
 			var err error
-			rows, err = tx.PendingOutbox(after, 256)
+			rows, err = tx.PendingOutbox(s.lastLoaded, 1000)
 			return err
 		})
-		if err != nil || len(rows) == 0 {
-			return next, err
+		if err != nil {
+			return err
 		}
 		for _, r := range rows {
-			after = r.ID
-			if blocked[r.ChatID] || ctx.Err() != nil {
-				continue
-			}
-			chatID := r.ChatID
-			due, err := s.send(ctx, sendCtx, &r)
-			if err != nil {
-				return next, err
-			}
-			if !due.IsZero() {
-				// A migrated row now waits in its supergroup: hold both
-				// chats, so the supergroup's later rows stay behind it.
-				blocked[chatID], blocked[r.ChatID] = true, true
-				if next.IsZero() || due.Before(next) {
-					next = due
-				}
-			}
+			s.idx.add(r, now)
+			s.lastLoaded = r.ID
 		}
-	}
-	return next, nil
-}
-
-// send delivers one row. A non-zero due time means the row waits for a
-// retry and the chat's later rows must wait behind it; r.ChatID is then
-// the chat it waits in (a supergroup's, after a migration).
-func (s *Sender) send(ctx, sendCtx context.Context, r *store.OutboxRow) (due time.Time, err error) {
-	now := s.clock.Now()
-	if r.NotBefore.After(now) {
-		return r.NotBefore, nil
-	}
-	if !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt) {
-		return time.Time{}, s.finish(ctx, *r, store.DeliveryExpired, "expired before it could be sent")
-	}
-	var chat store.Chat
-	if err := s.store.View(ctx, func(tx *store.Tx) error {
-		var err error
-		chat, err = tx.Chat(r.ChatID)
-		if errors.Is(err, store.ErrNotFound) {
+		if len(rows) < 1000 {
 			return nil
 		}
-		return err
-	}); err != nil {
-		return time.Time{}, err
 	}
-	if chat.Unreachable && r.Action.Kind != store.ActAnswer {
-		return time.Time{}, s.finish(ctx, *r, store.DeliveryUnreachable, chat.Reason)
-	}
+}
 
-	messageID, sendErr := s.client.Do(sendCtx, r.ChatID, r.Action)
-	now = s.clock.Now()
-	if sendErr == nil {
-		return time.Time{}, s.store.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
-			return tx.AckOutbox(*r, messageID, now)
+// dispatch hands every row that may go now to a free worker: callback
+// answers first, then interactive rows, then bulk ones, each class in the
+// order its chats become ready. It returns when it should look again
+// (zero: when woken).
+func (s *Sender) dispatch(ctx context.Context, jobs chan<- job) time.Time {
+	now := s.o.Clock.Now()
+	s.restoreGlobal(now)
+	if now.Sub(s.lastSweep) > time.Minute {
+		s.idx.sweep(now)
+		s.lastSweep = now
+	}
+	var next time.Time
+	later := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	waiting := s.idx.answers[:0]
+	for _, a := range s.idx.answers {
+		if s.inFlight < s.o.Workers && !a.notBefore.After(now) {
+			s.send(ctx, jobs, job{row: a.id})
+			continue
+		}
+		waiting = append(waiting, a)
+		later(a.notBefore)
+	}
+	s.idx.answers = waiting
+	for class := range classes {
+		for s.inFlight < s.o.Workers {
+			if g := readyAt(s.global, now); g.After(now) {
+				later(g) // the global limit holds every chat back
+				break
+			}
+			c, ready := s.idx.next(class, now)
+			if c == nil {
+				later(ready)
+				break
+			}
+			if !c.rows[0].expired(now) {
+				take(s.global, now)
+				take(c.lim, now)
+				if c.glim != nil {
+					take(c.glim, now)
+				}
+			}
+			c.busy = true
+			s.send(ctx, jobs, job{row: c.rows[0].id, chat: c.id})
+		}
+	}
+	if !s.slowedUntil.IsZero() {
+		later(s.slowedUntil)
+	}
+	return next
+}
+
+func (s *Sender) send(ctx context.Context, jobs chan<- job, j job) {
+	select {
+	case jobs <- j:
+		s.inFlight++
+	case <-ctx.Done():
+	}
+}
+
+// settle applies a worker's result to the index.
+func (s *Sender) settle(r result) {
+	s.inFlight--
+	now := s.o.Clock.Now()
+	if r.chat == 0 { // a callback answer
+		if r.outcome == settled || r.outcome == unreachable {
+			s.idx.depth[0]--
+			return
+		}
+		// Answer again later; the answer is useless once the client gave
+		// up, which Telegram then says with a 400 that settles it.
+		s.idx.answers = append(s.idx.answers, pending{id: r.row, notBefore: r.notBefore})
+		return
+	}
+	c := s.idx.chat(r.chat)
+	c.busy = false
+	switch r.outcome {
+	case settled:
+		s.idx.finish(c, r.row)
+	case retry, storeFailed:
+		s.idx.hold(c, r.row, r.notBefore)
+	case rateLimited:
+		c.notBefore = r.notBefore
+		s.noteFlood(now, c.id, r.notBefore)
+	case unreachable:
+		s.idx.drop(c)
+	case migrated:
+		s.idx.hold(c, r.row, time.Time{})
+		s.idx.migrate(c, r.migrateTo, now)
+	}
+	s.idx.schedule(c, now)
+}
+
+// noteFlood slows the global rate to half when several chats hit 429
+// within a second: Telegram is telling us the bot as a whole is too fast.
+func (s *Sender) noteFlood(now time.Time, chat int64, until time.Time) {
+	s.o.Metrics.floodWaits.Inc()
+	kept := s.floods[:0]
+	for _, f := range s.floods {
+		if now.Sub(f.at) < time.Second && f.chat != chat {
+			kept = append(kept, f)
+		}
+	}
+	s.floods = append(kept, flood{at: now, chat: chat})
+	if len(s.floods) < 3 || s.global.Limit() == rate.Inf {
+		return
+	}
+	base := rate.Every(interval(s.o.Limits.GlobalPerSecond, time.Second))
+	if s.slowedUntil.IsZero() {
+		s.o.Log.Warn("429s in several chats at once; halving the global rate for a while", "chats", len(s.floods))
+		s.global.SetLimitAt(now, base/2)
+	}
+	s.slowedUntil = maxTime(now.Add(30*time.Second), until)
+}
+
+func (s *Sender) restoreGlobal(now time.Time) {
+	if !s.slowedUntil.IsZero() && !now.Before(s.slowedUntil) {
+		s.global.SetLimitAt(now, rate.Every(interval(s.o.Limits.GlobalPerSecond, time.Second)))
+		s.slowedUntil = time.Time{}
+		s.o.Log.Info("global rate back to normal")
+	}
+}
+
+// perform sends one row and makes its outcome durable before returning.
+func (s *Sender) perform(ctx, sendCtx context.Context, j job) result {
+	res := result{job: j, outcome: settled}
+	var r store.OutboxRow
+	err := s.o.Store.View(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+		var err error
+		r, err = tx.OutboxRow(j.row)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return res // settled elsewhere (its chat was dropped meanwhile)
+	}
+	if err != nil {
+		return s.storeFailure(res, err)
+	}
+	if j.chat != 0 && r.ChatID != j.chat {
+		// The store moved the row to a supergroup (MigrateChat) since it
+		// was indexed: requeue it there, behind nothing it should follow.
+		res.outcome, res.migrateTo = migrated, r.ChatID
+		return res
+	}
+	now := s.o.Clock.Now()
+	if !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt) {
+		s.o.Metrics.failed.WithLabelValues("expired").Inc()
+		return s.record(ctx, res, func(tx *store.Tx) error {
+			return tx.FailOutbox(r, store.DeliveryExpired, "expired before it could be sent", now, false)
 		})
 	}
+
+	messageID, sendErr := s.o.Client.Do(sendCtx, r.ChatID, r.Action)
+	now = s.o.Clock.Now()
+	if sendErr == nil {
+		s.o.Metrics.sent.Inc()
+		return s.record(ctx, res, func(tx *store.Tx) error { return tx.AckOutbox(r, messageID, now) })
+	}
 	e := Classify(sendErr)
-	tried := *r // as stored: FailOutbox counts this attempt itself
+	tried := r // as stored: settling counts this attempt itself
 	r.Attempts++
 	r.LastError = e.Error()
 	switch e.Kind {
 	case RateLimited:
-		r.NotBefore = now.Add(max(e.RetryAfter, time.Second))
+		// Never sooner than Telegram said.
+		res.outcome, res.notBefore = rateLimited, now.Add(max(e.RetryAfter, time.Second))
+		r.NotBefore = res.notBefore
+		s.o.Metrics.retried.WithLabelValues("rate_limited").Inc()
 	case Migrated:
-		s.log.Info("group became a supergroup; resending there", "chat_id", r.ChatID, "new_chat_id", e.MigrateTo)
-		r.ChatID, r.NotBefore = e.MigrateTo, now
-	case Unreachable:
-		s.log.Warn("chat unreachable; its messages are dropped until it writes again", "chat_id", r.ChatID, "reason", e.Description)
-		return time.Time{}, s.store.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
-			if err := tx.MarkUnreachable(r.ChatID, e.Description, now); err != nil {
+		s.o.Log.Info("a group became a supergroup; its messages go there now", "chat_id", r.ChatID, "new_chat_id", e.MigrateTo)
+		s.o.Metrics.retried.WithLabelValues("migrated").Inc()
+		res.outcome, res.migrateTo = migrated, e.MigrateTo
+		return s.record(ctx, res, func(tx *store.Tx) error {
+			if err := tx.RescheduleOutbox(r); err != nil {
 				return err
 			}
-			return tx.FailOutbox(tried, store.DeliveryUnreachable, e.Description, now)
+			_, err := tx.MigrateChat(tried.ChatID, e.MigrateTo, now)
+			return err
+		})
+	case Unreachable:
+		// Logged once per chat: its other rows are dropped right here.
+		s.o.Log.Warn("chat unreachable; its messages are dropped until it writes again", "chat_id", r.ChatID, "reason", e.Description)
+		s.o.Metrics.failed.WithLabelValues("unreachable").Inc()
+		res.outcome = unreachable
+		if j.chat == 0 {
+			res.outcome = settled
+		}
+		return s.record(ctx, res, func(tx *store.Tx) error {
+			if err := tx.FailOutbox(tried, store.DeliveryUnreachable, e.Description, now, true); err != nil {
+				return err
+			}
+			if j.chat == 0 {
+				return nil // a callback answer says nothing about the chat
+			}
+			_, err := tx.MarkUnreachable(r.ChatID, e.Description, now)
+			return err
 		})
 	case Rejected:
-		s.log.Warn("message rejected; skipped", "chat_id", r.ChatID, "kind", r.Action.Kind, "reason", e.Description)
-		return time.Time{}, s.finish(ctx, tried, store.DeliveryFailed, e.Description)
+		s.o.Log.Warn("message rejected; skipped", "chat_id", r.ChatID, "kind", r.Action.Kind, "reason", e.Description)
+		s.o.Metrics.failed.WithLabelValues("rejected").Inc()
+		return s.record(ctx, res, func(tx *store.Tx) error {
+			return tx.FailOutbox(tried, store.DeliveryFailed, e.Description, now, true)
+		})
 	default:
 		if ctx.Err() != nil {
-			return time.Time{}, nil // shutting down; the row stays for the next start
+			res.outcome, res.notBefore = retry, now
+			return res // shutting down: the row stays for the next start
 		}
-		r.NotBefore = now.Add(retryDelay(r.Attempts))
-		s.log.Debug("send failed; will retry", "chat_id", r.ChatID, "attempts", r.Attempts, "err", e)
+		res.outcome, res.notBefore = retry, now.Add(retryDelay(r.Attempts))
+		r.NotBefore = res.notBefore
+		s.o.Metrics.retried.WithLabelValues("temporary").Inc()
+		s.o.Log.Debug("send failed; will retry", "chat_id", r.ChatID, "attempts", r.Attempts, "err", e)
 	}
-	return r.NotBefore, s.store.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
-		return tx.RescheduleOutbox(*r)
-	})
+	return s.record(ctx, res, func(tx *store.Tx) error { return tx.RescheduleOutbox(r) })
 }
 
-func (s *Sender) finish(ctx context.Context, r store.OutboxRow, status, reason string) error {
-	now := s.clock.Now()
-	return s.store.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
-		return tx.FailOutbox(r, status, reason, now)
-	})
+// record makes a row's outcome durable before the worker takes another
+// row. Outcomes of workers that finish together share one transaction.
+func (s *Sender) record(ctx context.Context, res result, fn func(*store.Tx) error) result {
+	done := make(chan error, 1)
+	s.records <- record{fn: fn, done: done}
+	if err := <-done; err != nil {
+		return s.storeFailure(res, err)
+	}
+	return res
 }
 
-// retryDelay is exponential backoff with full jitter: up to 1 s after the
-// first failure, doubling to at most 5 minutes.
+// commitLoop commits the records waiting, all in one transaction: the first
+// record starts a commit at once, and those arriving during its fsync go
+// into the next. If a shared transaction fails, each record is tried on its
+// own, so one bad record cannot fail the others; a record's function must
+// therefore change nothing outside its transaction.
+func (s *Sender) commitLoop() {
+	ctx := context.Background()
+	for first := range s.records {
+		batch := []record{first}
+	gather:
+		for len(batch) < 256 {
+			select {
+			case r, ok := <-s.records:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		err := s.o.Store.Update(ctx, func(tx *store.Tx) error {
+			for _, r := range batch {
+				if err := r.fn(tx); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil && len(batch) > 1 {
+			for _, r := range batch {
+				r.done <- s.o.Store.Update(ctx, r.fn)
+			}
+			continue
+		}
+		for _, r := range batch {
+			r.done <- err
+		}
+	}
+}
+
+func (s *Sender) storeFailure(res result, err error) result {
+	s.o.Log.Error("recording a delivery failed; the row will be tried again", "row", res.row, "err", err)
+	res.outcome, res.notBefore = storeFailed, s.o.Clock.Now().Add(5*time.Second)
+	return res
+}
+
+// retryDelay is exponential backoff with jitter: between half and all of
+// 1 s after the first failure, doubling to at most 5 minutes.
 func retryDelay(attempts int) time.Duration {
-	ceiling := time.Second << min(attempts-1, 9)
+	ceiling := time.Second << min(max(attempts-1, 0), 9)
 	ceiling = min(ceiling, 5*time.Minute)
 	return ceiling/2 + rand.N(ceiling/2+1)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -63,7 +64,11 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	r := &rig{emu: emu, st: st, sender: delivery.NewSender(st, client, clock.Real{}, slog.New(slog.DiscardHandler))}
+	// Limits lifted: these tests are about errors and order; the limits
+	// have their own tests.
+	r := &rig{emu: emu, st: st, sender: delivery.NewSender(delivery.Options{
+		Store: st, Client: client, Clock: clock.Real{}, Log: slog.New(slog.DiscardHandler),
+	})}
 	emu.SetFault(func(q telegramtest.FaultRequest) *telegramtest.Fault {
 		r.mu.Lock()
 		r.reqs = append(r.reqs, request{q.Method, q.ChatID, time.Now()})
@@ -580,7 +585,10 @@ func TestMigratedGroup(t *testing.T) {
 		texts []string
 	}{
 		{"rows for the old id", []store.OutboxRow{text(oldID, "g1"), text(oldID, "g2"), text(oldID, "g3")}, []string{"g1", "g2", "g3"}},
-		{"old id then new id", []store.OutboxRow{text(oldID, "g1"), text(newID, "g2"), text(oldID, "g3")}, []string{"g1", "g2", "g3"}},
+		// A row already addressed to the supergroup is a different chat
+		// until the sender learns of the migration, so it may go before
+		// g1; the old id's rows keep their order.
+		{"old id then new id", []store.OutboxRow{text(oldID, "g1"), text(newID, "g2"), text(oldID, "g3")}, []string{"g1", "g3"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -591,8 +599,17 @@ func TestMigratedGroup(t *testing.T) {
 				r.start(t)
 				ids := r.enqueue(t, tt.rows...)
 				synctest.Wait()
-				if got := r.texts(newID); !equal(got, tt.texts) {
-					t.Errorf("supergroup: got %v, want %v", got, tt.texts)
+				var got []string
+				for _, text := range r.texts(newID) {
+					if slices.Contains(tt.texts, text) {
+						got = append(got, text)
+					}
+				}
+				if !equal(got, tt.texts) {
+					t.Errorf("supergroup: got %v in order, want %v", got, tt.texts)
+				}
+				if n := len(r.texts(newID)); n != len(tt.rows) {
+					t.Errorf("supergroup: got %d messages, want %d", n, len(tt.rows))
 				}
 				if n := len(r.emu.BotMessages(oldID)); n != 0 {
 					t.Errorf("old group: got %d bot messages, want 0", n)
@@ -631,7 +648,7 @@ func TestStopWhileSending(t *testing.T) {
 				ids := r.enqueue(t, text(a.ID, "slow"), text(a.ID, "next"))
 				<-started
 				if took := r.stop(t); took != tt.took {
-					t.Errorf("Run returned after %v, want %v (Grace %v)", took, tt.took, r.sender.Grace)
+					t.Errorf("Run returned after %v, want %v (Grace 2s)", took, tt.took)
 				}
 				synctest.Wait()
 				_, pending := r.pending(t, ids[0])

@@ -145,3 +145,15 @@ func (c CommandExample) Key() string { return "example." + c.Command }
 type ConversationTitle struct{ Name string }
 
 func (c ConversationTitle) Key() string { return "conv." + c.Name }
+
+// FanOutReport tells the originator of a fan-out how it went.
+type FanOutReport struct {
+	Total, Sent, Failed, Unreachable, Expired int
+	Took                                      time.Duration
+	// Names are the people (or groups) that could not be reached; More
+	// counts those beyond the list.
+	Names []string
+	More  int
+}
+
+func (FanOutReport) Key() string { return "fanout_report" }

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -27,8 +29,11 @@ type Chat struct {
 	Unreachable   bool      `json:"unreachable,omitempty"`
 	UnreachableAt time.Time `json:"unreachable_at,omitzero"`
 	Reason        string    `json:"reason,omitempty"`
-	FirstSeen     time.Time `json:"first_seen"`
-	LastSeen      time.Time `json:"last_seen"`
+	// MigratedTo is the supergroup this group became; messages for the
+	// group go there.
+	MigratedTo int64     `json:"migrated_to,omitempty"`
+	FirstSeen  time.Time `json:"first_seen"`
+	LastSeen   time.Time `json:"last_seen"`
 }
 
 // IsGroup reports whether the chat is a group or supergroup.
@@ -74,16 +79,93 @@ func (tx *Tx) SeeChat(seen Chat, at time.Time) (Chat, error) {
 }
 
 // MarkUnreachable records that the messenger refused to deliver to the
-// chat (blocked, kicked, not found); SeeChat clears it when the chat
-// writes again.
-func (tx *Tx) MarkUnreachable(chatID int64, reason string, at time.Time) error {
+// chat (blocked, kicked, not found) and drops the chat's pending rows with
+// that reason; it returns how many. Until the chat writes again (SeeChat),
+// rows for it are recorded as unreachable as soon as they are enqueued.
+func (tx *Tx) MarkUnreachable(chatID int64, reason string, at time.Time) (int, error) {
 	c, err := tx.Chat(chatID)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		c = Chat{ID: chatID, FirstSeen: at}
 	case err != nil:
-		return err
+		return 0, err
 	}
 	c.Unreachable, c.UnreachableAt, c.Reason = true, at, reason
-	return tx.PutChat(c)
+	if err := tx.PutChat(c); err != nil {
+		return 0, err
+	}
+	return tx.DropChatOutbox(chatID, DeliveryUnreachable, reason, at)
+}
+
+// MigrateChat records that group oldID became supergroup newID: the
+// registry points the group to the supergroup, which inherits its entry,
+// and the group's pending rows move there in order. It returns how many
+// rows moved.
+func (tx *Tx) MigrateChat(oldID, newID int64, at time.Time) (int, error) {
+	old, err := tx.Chat(oldID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		old = Chat{ID: oldID, Kind: ChatGroup, FirstSeen: at, LastSeen: at}
+	case err != nil:
+		return 0, err
+	}
+	if _, err := tx.Chat(newID); errors.Is(err, ErrNotFound) {
+		moved := old
+		moved.ID, moved.Kind, moved.MigratedTo = newID, ChatSupergroup, 0
+		if err := tx.PutChat(moved); err != nil {
+			return 0, err
+		}
+	} else if err != nil {
+		return 0, err
+	}
+	old.MigratedTo = newID
+	if err := tx.PutChat(old); err != nil {
+		return 0, err
+	}
+	rows := tx.chatRows(oldID)
+	outbox, index := tx.bucket(bucketOutbox), tx.bucket(bucketOutboxChats)
+	for _, rowID := range rows {
+		r, err := tx.OutboxRow(rowID)
+		if err != nil {
+			return 0, err
+		}
+		r.ChatID = newID
+		if err := putJSON(outbox, u64(rowID), r); err != nil {
+			return 0, err
+		}
+		if err := index.Delete(chatRowKey(oldID, rowID)); err != nil {
+			return 0, err
+		}
+		if err := index.Put(chatRowKey(newID, rowID), nil); err != nil {
+			return 0, err
+		}
+	}
+	return len(rows), nil
+}
+
+// Chats calls fn for every registry entry until fn returns false.
+func (tx *Tx) Chats(fn func(Chat) bool) error {
+	c := tx.bucket(bucketChats).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		var chat Chat
+		if err := json.Unmarshal(v, &chat); err != nil {
+			return fmt.Errorf("chat %d: %w", int64(binary.BigEndian.Uint64(k)), err)
+		}
+		if !fn(chat) {
+			break
+		}
+	}
+	return nil
+}
+
+// CountUnreachable returns how many chats are marked unreachable.
+func (tx *Tx) CountUnreachable() (int, error) {
+	n := 0
+	err := tx.Chats(func(c Chat) bool {
+		if c.Unreachable {
+			n++
+		}
+		return true
+	})
+	return n, err
 }

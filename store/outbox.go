@@ -81,6 +81,8 @@ type OutboxRow struct {
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	Attempts  int       `json:"attempts,omitempty"`
 	LastError string    `json:"last_error,omitempty"`
+	// FanOut is the fan-out the row belongs to (0: none).
+	FanOut uint64 `json:"fan_out,omitempty"`
 }
 
 // Delivery outcomes.
@@ -107,17 +109,52 @@ type Delivery struct {
 }
 
 // Enqueue adds a row to the outbox and returns its id. Rows are sent in id
-// order within a chat.
+// order within a chat. A row for a group that became a supergroup goes to
+// the supergroup; a row for an unreachable chat is not queued at all but
+// recorded at once as undeliverable, so it costs the sender nothing.
 func (tx *Tx) Enqueue(r OutboxRow) (uint64, error) {
 	b := tx.bucket(bucketOutbox)
 	seq, err := b.NextSequence()
 	if err != nil {
 		return 0, fmt.Errorf("enqueue: %w", err)
 	}
+	r.ID = seq
+	chat, err := tx.Chat(r.ChatID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+	case err != nil:
+		return 0, fmt.Errorf("enqueue: %w", err)
+	case chat.MigratedTo != 0:
+		r.ChatID = chat.MigratedTo
+	case chat.Unreachable && r.Action.Kind != ActAnswer:
+		return seq, tx.finishOutbox(r, DeliveryUnreachable, 0, chat.Reason, r.Created, false)
+	}
 	if err := putJSON(b, u64(seq), r); err != nil {
 		return 0, fmt.Errorf("enqueue: %w", err)
 	}
+	if err := tx.bucket(bucketOutboxChats).Put(chatRowKey(r.ChatID, seq), nil); err != nil {
+		return 0, fmt.Errorf("enqueue: %w", err)
+	}
 	return seq, nil
+}
+
+// chatRowKey is the outbox_chats key: chat id, then row id.
+func chatRowKey(chatID int64, rowID uint64) []byte {
+	k := make([]byte, 16)
+	binary.BigEndian.PutUint64(k, uint64(chatID))
+	binary.BigEndian.PutUint64(k[8:], rowID)
+	return k
+}
+
+// chatRows returns the ids of the chat's pending rows, in order.
+func (tx *Tx) chatRows(chatID int64) []uint64 {
+	prefix := id(chatID)
+	var ids []uint64
+	c := tx.bucket(bucketOutboxChats).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		ids = append(ids, binary.BigEndian.Uint64(k[8:]))
+	}
+	return ids
 }
 
 // OutboxRow returns the pending row with this id.
@@ -150,11 +187,14 @@ func (tx *Tx) PendingOutbox(after uint64, limit int) ([]OutboxRow, error) {
 func (tx *Tx) OutboxLen() int { return tx.bucket(bucketOutbox).Stats().KeyN }
 
 // RescheduleOutbox saves a row's retry state (attempts, error, NotBefore).
+// Its chat cannot change this way; see MigrateChat.
 func (tx *Tx) RescheduleOutbox(r OutboxRow) error {
 	b := tx.bucket(bucketOutbox)
-	if b.Get(u64(r.ID)) == nil {
-		return fmt.Errorf("reschedule outbox row %d: %w", r.ID, ErrNotFound)
+	var old OutboxRow
+	if err := getJSON(b, u64(r.ID), &old); err != nil {
+		return fmt.Errorf("reschedule outbox row %d: %w", r.ID, err)
 	}
+	r.ChatID = old.ChatID
 	return putJSON(b, u64(r.ID), r)
 }
 
@@ -163,16 +203,17 @@ func (tx *Tx) RescheduleOutbox(r OutboxRow) error {
 // outbox. Acknowledging a row again adds the new message id to its delivery,
 // so a message sent twice keeps both ids.
 func (tx *Tx) AckOutbox(r OutboxRow, messageID int, at time.Time) error {
-	return tx.finishOutbox(r, DeliverySent, messageID, "", at)
+	return tx.finishOutbox(r, DeliverySent, messageID, "", at, true)
 }
 
 // FailOutbox records that the row will not be delivered (status failed,
-// expired or unreachable, with a reason free of user content) and removes it.
-func (tx *Tx) FailOutbox(r OutboxRow, status, reason string, at time.Time) error {
-	return tx.finishOutbox(r, status, 0, reason, at)
+// expired or unreachable, with a reason free of user content) and removes
+// it. attempted says whether a request was made for it this time.
+func (tx *Tx) FailOutbox(r OutboxRow, status, reason string, at time.Time, attempted bool) error {
+	return tx.finishOutbox(r, status, 0, reason, at, attempted)
 }
 
-func (tx *Tx) finishOutbox(r OutboxRow, status string, messageID int, reason string, at time.Time) error {
+func (tx *Tx) finishOutbox(r OutboxRow, status string, messageID int, reason string, at time.Time, attempted bool) error {
 	deliveries := tx.bucket(bucketDeliveries)
 	var d Delivery
 	err := getJSON(deliveries, u64(r.ID), &d)
@@ -182,7 +223,11 @@ func (tx *Tx) finishOutbox(r OutboxRow, status string, messageID int, reason str
 	case err != nil:
 		return fmt.Errorf("delivery of row %d: %w", r.ID, err)
 	}
-	d.Status, d.Reason, d.At, d.Attempts = status, reason, at, r.Attempts+1
+	first := d.Status == ""
+	d.Status, d.Reason, d.At, d.Attempts = status, reason, at, r.Attempts
+	if attempted {
+		d.Attempts++
+	}
 	if messageID != 0 {
 		d.MessageIDs = append(d.MessageIDs, messageID)
 	}
@@ -194,7 +239,31 @@ func (tx *Tx) finishOutbox(r OutboxRow, status string, messageID int, reason str
 			return fmt.Errorf("index delivery of row %d: %w", r.ID, err)
 		}
 	}
+	if r.FanOut != 0 && first {
+		if err := tx.tallyFanOut(r, status, at); err != nil {
+			return err
+		}
+	}
+	if err := tx.bucket(bucketOutboxChats).Delete(chatRowKey(r.ChatID, r.ID)); err != nil {
+		return err
+	}
 	return tx.bucket(bucketOutbox).Delete(u64(r.ID))
+}
+
+// DropChatOutbox records every pending row of the chat as undeliverable
+// with status and reason, and removes them; it returns how many.
+func (tx *Tx) DropChatOutbox(chatID int64, status, reason string, at time.Time) (int, error) {
+	ids := tx.chatRows(chatID)
+	for _, rowID := range ids {
+		r, err := tx.OutboxRow(rowID)
+		if err != nil {
+			return 0, err
+		}
+		if err := tx.finishOutbox(r, status, 0, reason, at, false); err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
 }
 
 // Delivery returns what became of the outbox row with this id.
@@ -227,4 +296,19 @@ func originKey(origin string, rowID uint64) []byte {
 	k = append(k, origin...)
 	k = append(k, 0)
 	return binary.BigEndian.AppendUint64(k, rowID)
+}
+
+// OldestPending returns when the oldest pending row was enqueued (ok false
+// when the outbox is empty). Rows get increasing ids, and a row waiting for
+// a retry keeps its id, so the first row is the oldest.
+func (tx *Tx) OldestPending() (created time.Time, ok bool) {
+	_, v := tx.bucket(bucketOutbox).Cursor().First()
+	if v == nil {
+		return time.Time{}, false
+	}
+	var r OutboxRow
+	if err := json.Unmarshal(v, &r); err != nil {
+		return time.Time{}, false
+	}
+	return r.Created, true
 }

@@ -18,8 +18,10 @@
 //	conversations  user id → Conversation, the user's current multi-step dialogue
 //	tokens         token code (string) → Token, one per inline keyboard
 //	outbox         sequence (uint64) → OutboxRow, messages waiting to be sent
+//	outbox_chats   chat id + outbox sequence → empty, the pending rows of each chat
 //	deliveries     outbox sequence (uint64) → Delivery, what became of a sent row
 //	origins        origin + 0x00 + outbox sequence → Delivery, lookup of sent messages by origin
+//	fanouts        fan-out id (uint64) → FanOut, one message to many chats and its tally
 //	jobs           job name (string) → JobState, the scheduler's watermarks
 package store
 
@@ -44,7 +46,7 @@ var ErrNotFound = errors.New("not found")
 var ErrLocked = errors.New("database is in use by another process (is danvan already running?)")
 
 // SchemaVersion is the version of the layout this build reads and writes.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 var (
 	bucketMeta          = []byte("meta")
@@ -56,6 +58,8 @@ var (
 	bucketConversations = []byte("conversations")
 	bucketTokens        = []byte("tokens")
 	bucketOutbox        = []byte("outbox")
+	bucketOutboxChats   = []byte("outbox_chats")
+	bucketFanOuts       = []byte("fanouts")
 	bucketDeliveries    = []byte("deliveries")
 	bucketOrigins       = []byte("origins")
 	bucketJobs          = []byte("jobs")
@@ -63,16 +67,28 @@ var (
 	allBuckets = [][]byte{
 		bucketMeta, bucketUpdates, bucketJournal, bucketUsers, bucketChats,
 		bucketAdmins, bucketConversations, bucketTokens, bucketOutbox,
-		bucketDeliveries, bucketOrigins, bucketJobs,
+		bucketOutboxChats, bucketDeliveries, bucketOrigins, bucketFanOuts, bucketJobs,
 	}
 
 	keySchema = []byte("schema")
 	keyOffset = []byte("offset")
 )
 
-// migrations[i] upgrades a store from schema version i+1 to i+2. Version 1 is
-// the layout Open creates from nothing.
-var migrations = []func(*bolt.Tx) error{}
+// migrations[i] upgrades a store from schema version i+1 to i+2. Open
+// creates every bucket first, so a migration only moves data.
+var migrations = []func(*bolt.Tx) error{
+	// 1 → 2: pending outbox rows are indexed by chat.
+	func(btx *bolt.Tx) error {
+		index := btx.Bucket(bucketOutboxChats)
+		return btx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
+			var r OutboxRow
+			if err := json.Unmarshal(v, &r); err != nil {
+				return err
+			}
+			return index.Put(chatRowKey(r.ChatID, binary.BigEndian.Uint64(k)), nil)
+		})
+	},
+}
 
 // Options tune Open.
 type Options struct {
@@ -84,6 +100,9 @@ type Options struct {
 // Store is an open danvan database.
 type Store struct {
 	db *bolt.DB
+	// fanOutDone is called inside the transaction that settles a fan-out's
+	// last row; see OnFanOutDone.
+	fanOutDone func(tx *Tx, f FanOut) error
 }
 
 // Open opens (creating if needed) the database at path, creates its buckets
@@ -125,8 +144,8 @@ func initialize(btx *bolt.Tx) error {
 		version = binary.BigEndian.Uint64(v)
 	}
 	switch {
-	case version == 0:
-		version = SchemaVersion
+	case meta.Get(keySchema) == nil:
+		version = SchemaVersion // a new store
 	case version > SchemaVersion:
 		return fmt.Errorf("database schema %d is newer than this danvan understands (%d): upgrade danvan", version, SchemaVersion)
 	}
@@ -151,7 +170,7 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+	return s.db.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, s: s}) })
 }
 
 // View runs fn in a read-only transaction.
@@ -159,12 +178,13 @@ func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+	return s.db.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, s: s}) })
 }
 
 // Tx is a transaction carrying danvan's domain methods.
 type Tx struct {
 	tx *bolt.Tx
+	s  *Store
 }
 
 // OnCommit registers fn to run after the transaction commits. In-memory

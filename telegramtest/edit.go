@@ -59,11 +59,12 @@ func sameEntities(a, b []Entity) bool {
 	return reflect.DeepEqual(a, b)
 }
 
-// applyEditLocked finishes an edit and builds the answer. The caller holds
-// s.mu.
-func (s *Server) applyEditLocked(c *chatState, m *Message) outcome {
+// applyEditLocked finishes an edit made at the time at, counts it for the
+// flood limits under method and builds the answer. The caller holds s.mu.
+func (s *Server) applyEditLocked(method string, c *chatState, m *Message, at time.Time) outcome {
 	m.Edited++
-	m.EditDate = s.now()
+	m.EditDate = at
+	s.countLocked(method, c, m.ID, at)
 	s.notifyLocked()
 	return outcome{
 		result:    s.wireMessageLocked(m, true),
@@ -77,6 +78,10 @@ func (s *Server) editMessageText(_ context.Context, p params) outcome {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, m, aerr := s.editTargetLocked(p)
+	if aerr != nil {
+		return outcome{err: aerr}
+	}
+	at, aerr := s.admitLocked(c)
 	if aerr != nil {
 		return outcome{err: aerr}
 	}
@@ -111,13 +116,17 @@ func (s *Server) editMessageText(_ context.Context, p params) outcome {
 		m.HTML = raw
 	}
 	m.DisableWebPagePreview = p.bool("disable_web_page_preview")
-	return s.applyEditLocked(c, m)
+	return s.applyEditLocked("editMessageText", c, m, at)
 }
 
 func (s *Server) editMessageReplyMarkup(_ context.Context, p params) outcome {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, m, aerr := s.editTargetLocked(p)
+	if aerr != nil {
+		return outcome{err: aerr}
+	}
+	at, aerr := s.admitLocked(c)
 	if aerr != nil {
 		return outcome{err: aerr}
 	}
@@ -129,7 +138,7 @@ func (s *Server) editMessageReplyMarkup(_ context.Context, p params) outcome {
 		return outcome{err: badRequest(notModifiedDescription)}
 	}
 	m.Keyboard = kb
-	return s.applyEditLocked(c, m)
+	return s.applyEditLocked("editMessageReplyMarkup", c, m, at)
 }
 
 // deleteMessage follows the Bot API's rules: any message younger than 48

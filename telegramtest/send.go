@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -177,12 +178,13 @@ func replyTarget(c *chatState, p params) (int, *apiError) {
 	return 0, badRequest("message to be replied not found")
 }
 
-// newBotMessage builds the common part of a message the bot sends.
-func (s *Server) newBotMessage(p params, mk markup) *Message {
+// newBotMessage builds the common part of a message the bot sends at the
+// time at.
+func (s *Server) newBotMessage(p params, mk markup, at time.Time) *Message {
 	return &Message{
 		From:                  s.bot,
 		FromBot:               true,
-		Date:                  s.now(),
+		Date:                  at,
 		Keyboard:              mk.keyboard,
 		ForceReply:            mk.forceReply,
 		Placeholder:           mk.placeholder,
@@ -193,11 +195,12 @@ func (s *Server) newBotMessage(p params, mk markup) *Message {
 	}
 }
 
-// storeBotMessageLocked adds m to c and builds the answer. The caller holds
-// s.mu.
-func (s *Server) storeBotMessageLocked(c *chatState, m *Message) outcome {
+// storeBotMessageLocked adds m to c, counts it for the flood limits under
+// method and builds the answer. The caller holds s.mu.
+func (s *Server) storeBotMessageLocked(method string, c *chatState, m *Message) outcome {
 	c.add(m)
 	s.sent++
+	s.countLocked(method, c, m.ID, m.Date)
 	s.notifyLocked()
 	return outcome{
 		result:    s.wireMessageLocked(m, true),
@@ -211,6 +214,10 @@ func (s *Server) sendMessage(_ context.Context, p params) outcome {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, aerr := s.botChatLocked(p)
+	if aerr != nil {
+		return outcome{err: aerr}
+	}
+	at, aerr := s.admitLocked(c)
 	if aerr != nil {
 		return outcome{err: aerr}
 	}
@@ -236,12 +243,12 @@ func (s *Server) sendMessage(_ context.Context, p params) outcome {
 	if aerr != nil {
 		return outcome{err: aerr}
 	}
-	m := s.newBotMessage(p, mk)
+	m := s.newBotMessage(p, mk, at)
 	m.Text, m.Entities, m.ReplyToID = text, ents, replyTo
 	if strings.EqualFold(m.ParseMode, "html") {
 		m.HTML = raw
 	}
-	return s.storeBotMessageLocked(c, m)
+	return s.storeBotMessageLocked("sendMessage", c, m)
 }
 
 func (s *Server) sendPhoto(_ context.Context, p params) outcome {
@@ -258,6 +265,10 @@ func (s *Server) sendMedia(p params, field string) outcome {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, aerr := s.botChatLocked(p)
+	if aerr != nil {
+		return outcome{err: aerr}
+	}
+	at, aerr := s.admitLocked(c)
 	if aerr != nil {
 		return outcome{err: aerr}
 	}
@@ -281,7 +292,7 @@ func (s *Server) sendMedia(p params, field string) outcome {
 	if aerr != nil {
 		return outcome{err: aerr}
 	}
-	m := s.newBotMessage(p, mk)
+	m := s.newBotMessage(p, mk, at)
 	m.Caption, m.CaptionEntities, m.ReplyToID = caption, capEnts, replyTo
 	if strings.EqualFold(m.ParseMode, "html") {
 		m.HTML = rawCaption
@@ -293,7 +304,11 @@ func (s *Server) sendMedia(p params, field string) outcome {
 		m.DocumentFileID = f.fileID
 		m.DocumentName = f.name
 	}
-	return s.storeBotMessageLocked(c, m)
+	method := "sendDocument"
+	if field == "photo" {
+		method = "sendPhoto"
+	}
+	return s.storeBotMessageLocked(method, c, m)
 }
 
 // storedFile is a file the server knows by file_id.
@@ -427,12 +442,18 @@ func scaleTo(w, h, side int) (int, int) {
 func (s *Server) sendChatAction(_ context.Context, p params) outcome {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, aerr := s.botChatLocked(p); aerr != nil {
+	c, aerr := s.botChatLocked(p)
+	if aerr != nil {
+		return outcome{err: aerr}
+	}
+	at, aerr := s.admitLocked(c)
+	if aerr != nil {
 		return outcome{err: aerr}
 	}
 	switch p.str("action") {
 	case "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
 		"upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note":
+		s.countLocked("sendChatAction", c, 0, at)
 		return outcome{result: true}
 	}
 	return outcome{err: badRequest("wrong parameter action in request")}

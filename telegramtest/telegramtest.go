@@ -14,6 +14,11 @@
 // inject transport and API failures, and the OnAccepted and
 // OnUpdatesDelivered hooks let crash tests stop the bot at exact points.
 //
+// Options.Limits (or SetLimits) enforces Telegram's flood limits on the
+// sending and editing methods, answering 429 with retry_after on the
+// server's clock; SendLog, FloodErrors and Violations let a test judge how
+// the bot paced itself, with or without enforcement.
+//
 // The emulated methods are getMe, getUpdates, deleteWebhook,
 // getWebhookInfo, sendMessage, sendPhoto, sendDocument, sendChatAction,
 // editMessageText, editMessageReplyMarkup, deleteMessage,
@@ -62,10 +67,14 @@ type Options struct {
 	BotUsername string
 	// BotName is the bot's first name (default DefaultBotName).
 	BotName string
-	// Now is the clock used for message dates, the 48-hour deletion window
-	// and the 15-second callback answer window (default time.Now). It is
+	// Now is the clock used for message dates, the 48-hour deletion window,
+	// the 15-second callback answer window and the flood limits (default
+	// time.Now, which is virtual inside a testing/synctest bubble). It is
 	// called with the server's lock held, so it must not call the Server.
 	Now func() time.Time
+	// Limits are the flood limits enforced from the start (see SetLimits);
+	// the zero value enforces none.
+	Limits Limits
 	// OnUpdatesDelivered, if set, is the initial value of the hook that
 	// SetOnUpdatesDelivered replaces.
 	OnUpdatesDelivered func(ids []int64)
@@ -113,6 +122,11 @@ type Server struct {
 	fault  func(FaultRequest) *Fault
 	resets []resetRule
 
+	limits      Limits
+	flood       *floodWindows
+	sendLog     []sentEntry
+	floodErrors int
+
 	onDelivered func(ids []int64)
 	onAccepted  func(method string, chatID int64, messageID int)
 }
@@ -147,6 +161,8 @@ func New(opts Options) *Server {
 		commands:     make(map[commandKey][]BotCommand),
 		files:        make(map[string]*storedFile),
 		requests:     make(map[string]int),
+		limits:       opts.Limits,
+		flood:        newFloodWindows(),
 		onDelivered:  opts.OnUpdatesDelivered,
 		onAccepted:   opts.OnAccepted,
 	}

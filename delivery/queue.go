@@ -1,0 +1,261 @@
+package delivery
+
+import (
+	"container/heap"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"danvan/store"
+)
+
+// The sender's in-memory index of the outbox: each chat's pending rows in
+// order, and the chats that could send ordered by when they can. The store
+// holds the rows themselves; a worker reads its row just before sending.
+
+// pending is what the index keeps of an outbox row.
+type pending struct {
+	id        uint64
+	priority  int
+	created   time.Time
+	notBefore time.Time
+	expiresAt time.Time
+}
+
+func (p pending) expired(now time.Time) bool {
+	return !p.expiresAt.IsZero() && !now.Before(p.expiresAt)
+}
+
+func pendingOf(r store.OutboxRow) pending {
+	return pending{id: r.ID, priority: r.Priority, created: r.Created, notBefore: r.NotBefore, expiresAt: r.ExpiresAt}
+}
+
+// chatQueue is one chat's pending rows, sent one at a time in id order.
+type chatQueue struct {
+	id   int64
+	rows []pending
+	// busy is set while a worker sends the head row.
+	busy bool
+	// notBefore holds the whole chat back (after a 429 for it).
+	notBefore time.Time
+	// lim enforces the per-chat limit, glim the per-group one (nil for a
+	// private chat).
+	lim, glim *rate.Limiter
+	// ready is when the head row may go; index its place in a heap (-1:
+	// in none), class which heap.
+	ready time.Time
+	index int
+	class int
+}
+
+// isGroup reports whether a chat id is a group's: private chats have the
+// user's positive id, groups and supergroups negative ids.
+func isGroup(chatID int64) bool { return chatID < 0 }
+
+// readyAt is when the head row may be sent: after every hold and when the
+// chat's limiters have a token. An expired head may go at once, to be
+// recorded as expired.
+func (c *chatQueue) readyAt(now time.Time) time.Time {
+	head := c.rows[0]
+	if head.expired(now) {
+		return now
+	}
+	t := now
+	for _, hold := range []time.Time{c.notBefore, head.notBefore, readyAt(c.lim, now)} {
+		if hold.After(t) {
+			t = hold
+		}
+	}
+	if c.glim != nil {
+		if g := readyAt(c.glim, now); g.After(t) {
+			t = g
+		}
+	}
+	return t
+}
+
+// idle reports whether the chat's limiters are full again, so forgetting
+// the chat loses nothing.
+func (c *chatQueue) idle(now time.Time) bool {
+	return len(c.rows) == 0 && !c.busy && !readyAt(c.lim, now).After(now) &&
+		(c.glim == nil || !readyAt(c.glim, now).After(now)) && !c.notBefore.After(now)
+}
+
+// chatHeap orders chats by when they can send, then by their head row's
+// age, so that among ready chats the oldest message goes first.
+type chatHeap []*chatQueue
+
+func (h chatHeap) Len() int { return len(h) }
+func (h chatHeap) Less(i, j int) bool {
+	if !h[i].ready.Equal(h[j].ready) {
+		return h[i].ready.Before(h[j].ready)
+	}
+	return h[i].rows[0].id < h[j].rows[0].id
+}
+func (h chatHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *chatHeap) Push(x any) {
+	c := x.(*chatQueue)
+	c.index = len(*h)
+	*h = append(*h, c)
+}
+func (h *chatHeap) Pop() any {
+	old := *h
+	c := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	c.index = -1
+	return c
+}
+
+// Heap classes, served in this order.
+const (
+	classInteractive = iota
+	classBulk
+	classes
+)
+
+// index is the dispatcher's view of the outbox. It is owned by the
+// dispatcher goroutine alone.
+type index struct {
+	chats map[int64]*chatQueue
+	heaps [classes]chatHeap
+	// answers are callback answers: they wait for nothing — not for a
+	// chat's earlier messages, not for the limits (Telegram does not count
+	// them) — because a button's spinner times out.
+	answers []pending
+	limits  Limits
+	// depth counts queued rows by priority, for the metrics.
+	depth [2]int
+}
+
+func newIndex(l Limits) *index {
+	return &index{chats: make(map[int64]*chatQueue), limits: l}
+}
+
+func (x *index) chat(id int64) *chatQueue {
+	c, ok := x.chats[id]
+	if !ok {
+		c = &chatQueue{id: id, index: -1, lim: newLimiter(x.limits.ChatPerSecond, time.Second)}
+		if isGroup(id) {
+			c.glim = newLimiter(x.limits.GroupPerMinute, time.Minute)
+		}
+		x.chats[id] = c
+	}
+	return c
+}
+
+// add puts a freshly loaded row in its chat's queue.
+func (x *index) add(r store.OutboxRow, now time.Time) {
+	p := pendingOf(r)
+	x.depth[min(p.priority, 1)]++
+	if r.Action.Kind == store.ActAnswer {
+		x.answers = append(x.answers, p)
+		return
+	}
+	c := x.chat(r.ChatID)
+	c.rows = append(c.rows, p)
+	if len(c.rows) == 1 && !c.busy {
+		x.schedule(c, now)
+	}
+}
+
+// schedule (re)places an idle chat with rows in the heap of its head row.
+func (x *index) schedule(c *chatQueue, now time.Time) {
+	if c.index >= 0 {
+		heap.Remove(&x.heaps[c.class], c.index)
+	}
+	if len(c.rows) == 0 || c.busy {
+		return
+	}
+	c.ready = c.readyAt(now)
+	c.class = classBulk
+	if c.rows[0].priority <= store.PriorityInteractive {
+		c.class = classInteractive
+	}
+	heap.Push(&x.heaps[c.class], c)
+}
+
+// next returns the chat whose head row should go now in class, or nil,
+// with the time the class's first chat will be ready (zero if empty).
+func (x *index) next(class int, now time.Time) (*chatQueue, time.Time) {
+	h := x.heaps[class]
+	if len(h) == 0 {
+		return nil, time.Time{}
+	}
+	if h[0].ready.After(now) {
+		return nil, h[0].ready
+	}
+	return heap.Pop(&x.heaps[class]).(*chatQueue), time.Time{}
+}
+
+// find returns the position of a row in its chat's queue (normally 0: the
+// row in flight is the head), or -1.
+func (c *chatQueue) find(rowID uint64) int {
+	for i, p := range c.rows {
+		if p.id == rowID {
+			return i
+		}
+	}
+	return -1
+}
+
+// finish removes a settled row.
+func (x *index) finish(c *chatQueue, rowID uint64) {
+	if i := c.find(rowID); i >= 0 {
+		x.depth[min(c.rows[i].priority, 1)]--
+		c.rows = append(c.rows[:i], c.rows[i+1:]...)
+	}
+}
+
+// hold keeps a row queued, to be tried again at notBefore.
+func (x *index) hold(c *chatQueue, rowID uint64, notBefore time.Time) {
+	if i := c.find(rowID); i >= 0 {
+		c.rows[i].notBefore = notBefore
+	}
+}
+
+// drop forgets all of a chat's rows (the store dropped them).
+func (x *index) drop(c *chatQueue) {
+	for _, p := range c.rows {
+		x.depth[min(p.priority, 1)]--
+	}
+	c.rows = nil
+}
+
+// migrate moves a chat's rows to the supergroup it became, merged in id
+// order with rows already queued there. A row the supergroup has in
+// flight stays its head.
+func (x *index) migrate(c *chatQueue, to int64, now time.Time) {
+	dst := x.chat(to)
+	var head []pending
+	rest := dst.rows
+	if dst.busy && len(rest) > 0 {
+		head, rest = rest[:1], rest[1:]
+	}
+	merged := append(make([]pending, 0, len(c.rows)+len(dst.rows)), head...)
+	i, j := 0, 0
+	for i < len(c.rows) || j < len(rest) {
+		if j == len(rest) || (i < len(c.rows) && c.rows[i].id < rest[j].id) {
+			merged = append(merged, c.rows[i])
+			i++
+		} else {
+			merged = append(merged, rest[j])
+			j++
+		}
+	}
+	c.rows = nil
+	dst.rows = merged
+	x.schedule(dst, now)
+}
+
+// sweep forgets chats that have nothing queued and full limiters.
+func (x *index) sweep(now time.Time) {
+	for id, c := range x.chats {
+		if c.idle(now) && c.index < 0 {
+			delete(x.chats, id)
+		}
+	}
+}

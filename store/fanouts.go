@@ -1,0 +1,135 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// FanOut is one message sent to many chats (an announcement, a reminder to
+// every unit head), with a running tally of what became of each copy. When
+// the last copy is settled, the store's fan-out hook is called in that
+// transaction, so the originator can be told.
+type FanOut struct {
+	ID     uint64 `json:"id"`
+	Origin string `json:"origin,omitempty"`
+	// Kind names the feature, which decides how the report reads.
+	Kind string `json:"kind,omitempty"`
+	// ReportTo is the chat told when the fan-out finishes (0: nobody).
+	ReportTo    int64 `json:"report_to,omitempty"`
+	Total       int   `json:"total"`
+	Sent        int   `json:"sent"`
+	Failed      int   `json:"failed"`
+	Unreachable int   `json:"unreachable"`
+	Expired     int   `json:"expired"`
+	// UnreachableChats lists the chats that could not be reached, so the
+	// report can name the people to phone.
+	UnreachableChats []int64   `json:"unreachable_chats,omitempty"`
+	Created          time.Time `json:"created"`
+	Finished         time.Time `json:"finished,omitzero"`
+}
+
+// Settled is how many copies have an outcome.
+func (f FanOut) Settled() int { return f.Sent + f.Failed + f.Unreachable + f.Expired }
+
+// Done reports whether every copy has an outcome.
+func (f FanOut) Done() bool { return f.Settled() >= f.Total }
+
+// FanOutSpec describes a fan-out to start.
+type FanOutSpec struct {
+	Origin    string
+	Kind      string
+	ReportTo  int64
+	Chats     []int64
+	Action    Action
+	Priority  int
+	ExpiresAt time.Time
+}
+
+// OnFanOutDone sets the function called, inside the settling transaction,
+// when a fan-out's last copy has an outcome. Set it once, before use.
+func (s *Store) OnFanOutDone(fn func(tx *Tx, f FanOut) error) { s.fanOutDone = fn }
+
+// StartFanOut enqueues one copy of the action per distinct chat (a chat
+// named twice gets one copy) in this transaction and returns the fan-out.
+// Copies for unreachable chats are settled at once; a fan-out whose copies
+// are all settled already calls the hook before StartFanOut returns.
+func (tx *Tx) StartFanOut(spec FanOutSpec, at time.Time) (FanOut, error) {
+	b := tx.bucket(bucketFanOuts)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return FanOut{}, fmt.Errorf("start fan-out: %w", err)
+	}
+	seen := make(map[int64]bool, len(spec.Chats))
+	chats := make([]int64, 0, len(spec.Chats))
+	for _, c := range spec.Chats {
+		if !seen[c] {
+			seen[c] = true
+			chats = append(chats, c)
+		}
+	}
+	f := FanOut{ID: seq, Origin: spec.Origin, Kind: spec.Kind, ReportTo: spec.ReportTo, Total: len(chats), Created: at}
+	if err := putJSON(b, u64(seq), f); err != nil {
+		return FanOut{}, fmt.Errorf("start fan-out: %w", err)
+	}
+	for _, c := range chats {
+		if _, err := tx.Enqueue(OutboxRow{
+			ChatID: c, Priority: spec.Priority, Origin: spec.Origin, Action: spec.Action,
+			Created: at, ExpiresAt: spec.ExpiresAt, FanOut: seq,
+		}); err != nil {
+			return FanOut{}, err
+		}
+	}
+	if len(chats) == 0 {
+		if err := tx.finishFanOut(&f, at); err != nil {
+			return FanOut{}, err
+		}
+	}
+	return tx.FanOut(seq)
+}
+
+// FanOut returns the fan-out with this id.
+func (tx *Tx) FanOut(fanOutID uint64) (FanOut, error) {
+	var f FanOut
+	if err := getJSON(tx.bucket(bucketFanOuts), u64(fanOutID), &f); err != nil {
+		return f, fmt.Errorf("fan-out %d: %w", fanOutID, err)
+	}
+	return f, nil
+}
+
+// tallyFanOut counts a settled copy and finishes the fan-out after the last.
+func (tx *Tx) tallyFanOut(r OutboxRow, status string, at time.Time) error {
+	f, err := tx.FanOut(r.FanOut)
+	if errors.Is(err, ErrNotFound) {
+		return nil // pruned
+	}
+	if err != nil {
+		return err
+	}
+	switch status {
+	case DeliverySent:
+		f.Sent++
+	case DeliveryUnreachable:
+		f.Unreachable++
+		f.UnreachableChats = append(f.UnreachableChats, r.ChatID)
+	case DeliveryExpired:
+		f.Expired++
+	default:
+		f.Failed++
+	}
+	if f.Done() && f.Finished.IsZero() {
+		return tx.finishFanOut(&f, at)
+	}
+	return putJSON(tx.bucket(bucketFanOuts), u64(f.ID), f)
+}
+
+func (tx *Tx) finishFanOut(f *FanOut, at time.Time) error {
+	f.Finished = at
+	if err := putJSON(tx.bucket(bucketFanOuts), u64(f.ID), *f); err != nil {
+		return err
+	}
+	if tx.s != nil && tx.s.fanOutDone != nil {
+		return tx.s.fanOutDone(tx, *f)
+	}
+	return nil
+}
