@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"danvan/config"
@@ -18,6 +22,7 @@ import (
 
 // testBot is the real app wired to the emulator over loopback HTTP.
 type testBot struct {
+	app  *app
 	emu  *telegramtest.Server
 	cfg  *config.Config
 	logs *syncBuffer
@@ -73,6 +78,7 @@ func (tb *testBot) start(t *testing.T) {
 	if err != nil {
 		t.Fatalf("newApp: %v", err)
 	}
+	tb.app = a
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.run(ctx) }()
@@ -321,4 +327,115 @@ func TestEndToEndStoreRecordsDeliveries(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestStartAnsweredDuringBigFanOut runs the whole bot in virtual time at
+// Telegram's real limits: while a 10,000-chat announcement goes out (five
+// and a half minutes at 30 a second), a person's /start is answered within
+// two seconds — even a person whose own copy of the announcement is still
+// waiting.
+func TestStartAnsweredDuringBigFanOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		emu := telegramtest.New(telegramtest.Options{Limits: telegramtest.Limits{GlobalPerSecond: 30, ChatPerSecond: 1, GroupPerMinute: 20}})
+		defer emu.Close()
+		cfg := testConfig(t, "http://telegram.test", emu.Token())
+		cfg.Telegram.Limits = config.Default().Telegram.Limits
+		a, err := newApp(cfg, newLogger(cfg, io.Discard), appOptions{Transport: emu.Transport()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- a.run(ctx) }()
+		defer func() { cancel(); <-done }()
+
+		chats := make([]int64, 10000)
+		for i := range chats {
+			chats[i] = emu.Private(telegramtest.User{ID: int64(900000 + i), FirstName: "Hội viên"}).ID
+		}
+		if err := a.store.Update(context.Background(), func(tx *store.Tx) error {
+			_, err := tx.StartFanOut(store.FanOutSpec{
+				Origin: "announcement", Chats: chats, Priority: store.PriorityBulk,
+				Action: store.Action{Kind: store.ActSend, Text: "Thông báo: họp giao ban sáng thứ Hai"},
+			}, time.Now())
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		a.sender.Wake()
+		time.Sleep(10 * time.Second)
+
+		for _, user := range []telegramtest.User{
+			{ID: 42, FirstName: "Minh", LanguageCode: "vi"},         // not in the fan-out
+			{ID: chats[9999], FirstName: "Hoa", LanguageCode: "vi"}, // last in the fan-out
+		} {
+			chat := emu.Private(user)
+			before := len(emu.BotMessages(chat.ID))
+			sent := emu.SendText(user, chat, "/start")
+			wctx, wcancel := context.WithTimeout(context.Background(), time.Minute)
+			msgs, err := emu.WaitBotMessages(wctx, chat.ID, before+1)
+			wcancel()
+			if err != nil {
+				t.Fatal(err)
+			}
+			reply := msgs[before]
+			if !strings.Contains(reply.Text, "Xin chào") {
+				t.Errorf("user %d: first reply %q, want the welcome", user.ID, reply.Text)
+			}
+			if took := reply.Date.Sub(sent.Date); took > 2*time.Second {
+				t.Errorf("user %d: /start answered after %v during the fan-out, want within 2s", user.ID, took)
+			}
+		}
+		if n := len(emu.SendLog()); n > 400 {
+			t.Errorf("%d messages sent in the first ten seconds: the limits were not kept", n)
+		}
+	})
+}
+
+func TestMetricsAndHealth(t *testing.T) {
+	tb := startTestBot(t)
+	srv := httptest.NewServer(tb.app.monitorHandler())
+	defer srv.Close()
+	for i := range 3 {
+		tb.ask(t, viUser, tb.emu.Private(viUser), fmt.Sprintf("/id %d", i))
+	}
+	resp, err := http.Get(srv.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || strings.TrimSpace(string(body)) != "ok" {
+		t.Errorf("/healthz: %d %q, want 200 ok", resp.StatusCode, body)
+	}
+	resp, err = http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`danvan_updates_total{outcome="applied"} 3`,
+		`danvan_messages_sent_total 3`,
+		`danvan_messages_failed_total{reason="unreachable"} 0`,
+		`danvan_messages_retried_total{reason="rate_limited"} 0`,
+		`danvan_outbox_depth{priority="bulk"} 0`,
+		`danvan_outbox_oldest_seconds 0`,
+		`danvan_unreachable_chats 0`,
+		`danvan_flood_waits_total 0`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// A stopped bot is not healthy.
+	tb.stop()
+	resp, err = http.Get(srv.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 {
+		t.Errorf("/healthz with the store closed: %d, want 503", resp.StatusCode)
+	}
 }

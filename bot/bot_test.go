@@ -626,3 +626,53 @@ func TestRefusedListPressLeavesTheToken(t *testing.T) {
 		t.Errorf("admin's press after a refused one: %+v, want the next page", rows)
 	}
 }
+
+func TestFanOutReportNamesTheUnreachable(t *testing.T) {
+	var f store.FanOut
+	h := newHarness(t, func(b *Bot) error {
+		b.store.OnFanOutDone(b.FanOutDone)
+		return b.HandleCommand(Command{Name: "guithu", Perm: Admin, Handle: func(c *Context) error {
+			var err error
+			f, err = c.FanOut("test", []int64{userID, strangerID, userID, group.ID}, store.Action{Kind: store.ActSend, Text: "Họp"}, time.Time{})
+			return err
+		}})
+	})
+	// The people are known to the bot; the stranger will have blocked it.
+	h.apply(h.text(&User{ID: strangerID, FirstName: "Lò", LastName: "Văn Páo"}, private(strangerID), "/id"))
+	h.apply(h.text(person(userID, "vi"), private(userID), "/id"))
+	h.outbox()
+	h.apply(h.text(person(adminID, "en"), private(adminID), "/guithu"))
+	if f.Total != 3 {
+		t.Fatalf("fan-out of %d, want 3 distinct chats", f.Total)
+	}
+	var rows []store.OutboxRow
+	h.store.View(ctx, func(tx *store.Tx) error { rows, _ = tx.PendingOutbox(0, 100); return nil })
+	if len(rows) != 3 {
+		t.Fatalf("%d rows, want 3", len(rows))
+	}
+	err := h.store.Update(ctx, func(tx *store.Tx) error {
+		for _, r := range rows {
+			if r.Priority != store.PriorityBulk {
+				t.Errorf("fan-out row %d has priority %d, want bulk", r.ID, r.Priority)
+			}
+			if r.ChatID == strangerID {
+				if _, err := tx.MarkUnreachable(strangerID, "Forbidden: bot was blocked by the user", h.clock.Now()); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := tx.AckOutbox(r, 1, h.clock.Now()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := h.one()
+	if r.ChatID != adminID || !strings.Contains(r.Action.Text, "Delivery finished") ||
+		!strings.Contains(r.Action.Text, "2 received") || !strings.Contains(r.Action.Text, "Lò Văn Páo") {
+		t.Errorf("report %+v, want it in English to the admin, naming Lò Văn Páo", r)
+	}
+}

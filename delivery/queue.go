@@ -22,6 +22,14 @@ type pending struct {
 	expiresAt time.Time
 }
 
+// class is the index of the row's priority: 0 interactive, 1 bulk.
+func (p pending) class() int {
+	if p.priority <= store.PriorityInteractive {
+		return classInteractive
+	}
+	return classBulk
+}
+
 func (p pending) expired(now time.Time) bool {
 	return !p.expiresAt.IsZero() && !now.Before(p.expiresAt)
 }
@@ -30,10 +38,13 @@ func pendingOf(r store.OutboxRow) pending {
 	return pending{id: r.ID, priority: r.Priority, created: r.Created, notBefore: r.NotBefore, expiresAt: r.ExpiresAt}
 }
 
-// chatQueue is one chat's pending rows, sent one at a time in id order.
+// chatQueue is one chat's pending rows, sent one at a time: interactive
+// rows first, each priority in id order. A reply to what a person just did
+// thus overtakes an announcement still waiting in the same chat, while the
+// messages of one flow keep their order.
 type chatQueue struct {
 	id   int64
-	rows []pending
+	rows [2][]pending // by priority: interactive, bulk
 	// busy is set while a worker sends the head row.
 	busy bool
 	// notBefore holds the whole chat back (after a 429 for it).
@@ -48,6 +59,19 @@ type chatQueue struct {
 	class int
 }
 
+// head is the row to send next.
+func (c *chatQueue) head() (pending, bool) {
+	for _, rows := range c.rows {
+		if len(rows) > 0 {
+			return rows[0], true
+		}
+	}
+	return pending{}, false
+}
+
+// empty reports whether the chat has nothing queued.
+func (c *chatQueue) empty() bool { return len(c.rows[0]) == 0 && len(c.rows[1]) == 0 }
+
 // isGroup reports whether a chat id is a group's: private chats have the
 // user's positive id, groups and supergroups negative ids.
 func isGroup(chatID int64) bool { return chatID < 0 }
@@ -56,7 +80,7 @@ func isGroup(chatID int64) bool { return chatID < 0 }
 // chat's limiters have a token. An expired head may go at once, to be
 // recorded as expired.
 func (c *chatQueue) readyAt(now time.Time) time.Time {
-	head := c.rows[0]
+	head, _ := c.head()
 	if head.expired(now) {
 		return now
 	}
@@ -77,7 +101,7 @@ func (c *chatQueue) readyAt(now time.Time) time.Time {
 // idle reports whether the chat's limiters are full again, so forgetting
 // the chat loses nothing.
 func (c *chatQueue) idle(now time.Time) bool {
-	return len(c.rows) == 0 && !c.busy && !readyAt(c.lim, now).After(now) &&
+	return c.empty() && !c.busy && !readyAt(c.lim, now).After(now) &&
 		(c.glim == nil || !readyAt(c.glim, now).After(now)) && !c.notBefore.After(now)
 }
 
@@ -90,7 +114,9 @@ func (h chatHeap) Less(i, j int) bool {
 	if !h[i].ready.Equal(h[j].ready) {
 		return h[i].ready.Before(h[j].ready)
 	}
-	return h[i].rows[0].id < h[j].rows[0].id
+	a, _ := h[i].head()
+	b, _ := h[j].head()
+	return a.id < b.id
 }
 func (h chatHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
@@ -127,8 +153,8 @@ type index struct {
 	// them) — because a button's spinner times out.
 	answers []pending
 	limits  Limits
-	// depth counts queued rows by priority, for the metrics.
-	depth [2]int
+	// depth counts queued rows by class, for the metrics.
+	depth [classes]int
 }
 
 func newIndex(l Limits) *index {
@@ -150,14 +176,15 @@ func (x *index) chat(id int64) *chatQueue {
 // add puts a freshly loaded row in its chat's queue.
 func (x *index) add(r store.OutboxRow, now time.Time) {
 	p := pendingOf(r)
-	x.depth[min(p.priority, 1)]++
+	x.depth[p.class()]++
 	if r.Action.Kind == store.ActAnswer {
 		x.answers = append(x.answers, p)
 		return
 	}
 	c := x.chat(r.ChatID)
-	c.rows = append(c.rows, p)
-	if len(c.rows) == 1 && !c.busy {
+	head, had := c.head()
+	c.rows[p.class()] = append(c.rows[p.class()], p)
+	if !c.busy && (!had || p.class() < head.class()) {
 		x.schedule(c, now)
 	}
 }
@@ -167,14 +194,12 @@ func (x *index) schedule(c *chatQueue, now time.Time) {
 	if c.index >= 0 {
 		heap.Remove(&x.heaps[c.class], c.index)
 	}
-	if len(c.rows) == 0 || c.busy {
+	head, ok := c.head()
+	if !ok || c.busy {
 		return
 	}
 	c.ready = c.readyAt(now)
-	c.class = classBulk
-	if c.rows[0].priority <= store.PriorityInteractive {
-		c.class = classInteractive
-	}
+	c.class = head.class()
 	heap.Push(&x.heaps[c.class], c)
 }
 
@@ -191,64 +216,68 @@ func (x *index) next(class int, now time.Time) (*chatQueue, time.Time) {
 	return heap.Pop(&x.heaps[class]).(*chatQueue), time.Time{}
 }
 
-// find returns the position of a row in its chat's queue (normally 0: the
-// row in flight is the head), or -1.
-func (c *chatQueue) find(rowID uint64) int {
-	for i, p := range c.rows {
-		if p.id == rowID {
-			return i
+// find returns where a row is in its chat's queues (normally the head: the
+// row in flight), or -1.
+func (c *chatQueue) find(rowID uint64) (class, i int) {
+	for class, rows := range c.rows {
+		for i, p := range rows {
+			if p.id == rowID {
+				return class, i
+			}
 		}
 	}
-	return -1
+	return 0, -1
 }
 
 // finish removes a settled row.
 func (x *index) finish(c *chatQueue, rowID uint64) {
-	if i := c.find(rowID); i >= 0 {
-		x.depth[min(c.rows[i].priority, 1)]--
-		c.rows = append(c.rows[:i], c.rows[i+1:]...)
+	if class, i := c.find(rowID); i >= 0 {
+		x.depth[class]--
+		c.rows[class] = append(c.rows[class][:i], c.rows[class][i+1:]...)
 	}
 }
 
 // hold keeps a row queued, to be tried again at notBefore.
 func (x *index) hold(c *chatQueue, rowID uint64, notBefore time.Time) {
-	if i := c.find(rowID); i >= 0 {
-		c.rows[i].notBefore = notBefore
+	if class, i := c.find(rowID); i >= 0 {
+		c.rows[class][i].notBefore = notBefore
 	}
 }
 
 // drop forgets all of a chat's rows (the store dropped them).
 func (x *index) drop(c *chatQueue) {
-	for _, p := range c.rows {
-		x.depth[min(p.priority, 1)]--
+	for class := range c.rows {
+		x.depth[class] -= len(c.rows[class])
+		c.rows[class] = nil
 	}
-	c.rows = nil
 }
 
 // migrate moves a chat's rows to the supergroup it became, merged in id
-// order with rows already queued there. A row the supergroup has in
-// flight stays its head.
+// order with rows already queued there. (A row the supergroup has in
+// flight is found by id when it settles, wherever the merge put it.)
 func (x *index) migrate(c *chatQueue, to int64, now time.Time) {
 	dst := x.chat(to)
-	var head []pending
-	rest := dst.rows
-	if dst.busy && len(rest) > 0 {
-		head, rest = rest[:1], rest[1:]
+	for class := range c.rows {
+		dst.rows[class] = mergeByID(c.rows[class], dst.rows[class])
+		c.rows[class] = nil
 	}
-	merged := append(make([]pending, 0, len(c.rows)+len(dst.rows)), head...)
+	x.schedule(dst, now)
+}
+
+// mergeByID merges two id-ordered lists.
+func mergeByID(a, b []pending) []pending {
+	merged := make([]pending, 0, len(a)+len(b))
 	i, j := 0, 0
-	for i < len(c.rows) || j < len(rest) {
-		if j == len(rest) || (i < len(c.rows) && c.rows[i].id < rest[j].id) {
-			merged = append(merged, c.rows[i])
+	for i < len(a) || j < len(b) {
+		if j == len(b) || (i < len(a) && a[i].id < b[j].id) {
+			merged = append(merged, a[i])
 			i++
 		} else {
-			merged = append(merged, rest[j])
+			merged = append(merged, b[j])
 			j++
 		}
 	}
-	c.rows = nil
-	dst.rows = merged
-	x.schedule(dst, now)
+	return merged
 }
 
 // sweep forgets chats that have nothing queued and full limiters.

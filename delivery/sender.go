@@ -54,12 +54,15 @@ type Sender struct {
 	// chats at once, returns to normal.
 	slowedUntil time.Time
 	floods      []flood
-	lastLoaded  uint64
-	lastSweep   time.Time
-	idx         *index
-	inFlight    int
-	stats       *stats
-	records     chan record
+	// globalDue is when the global limiter next has a token, as computed
+	// when the dispatcher went to sleep for it (zero: not waiting).
+	globalDue  time.Time
+	lastLoaded uint64
+	lastSweep  time.Time
+	idx        *index
+	inFlight   int
+	stats      *stats
+	records    chan record
 }
 
 // record is an outcome waiting to be committed with others.
@@ -248,6 +251,7 @@ func (s *Sender) dispatch(ctx context.Context, jobs chan<- job) time.Time {
 	for class := range classes {
 		for s.inFlight < s.o.Workers {
 			if g := readyAt(s.global, now); g.After(now) {
+				s.globalDue = g
 				later(g) // the global limit holds every chat back
 				break
 			}
@@ -256,21 +260,40 @@ func (s *Sender) dispatch(ctx context.Context, jobs chan<- job) time.Time {
 				later(ready)
 				break
 			}
-			if !c.rows[0].expired(now) {
-				take(s.global, now)
+			head, _ := c.head()
+			if !head.expired(now) {
+				take(s.global, s.globalSlot(now))
 				take(c.lim, now)
 				if c.glim != nil {
 					take(c.glim, now)
 				}
 			}
 			c.busy = true
-			s.send(ctx, jobs, job{row: c.rows[0].id, chat: c.id})
+			s.send(ctx, jobs, job{row: head.id, chat: c.id})
 		}
 	}
 	if !s.slowedUntil.IsZero() {
 		later(s.slowedUntil)
 	}
 	return next
+}
+
+// catchUp is how late the dispatcher may be for a global token and still
+// use it at its due time. A timer firing a little late would otherwise
+// push every later message back by as much. It stays below the margin the
+// windows are stretched by (2 ms a second), so windows hold: N+1 messages
+// are always at least N×interval − catchUp > 1 s apart.
+const catchUp = time.Millisecond
+
+// globalSlot is the time to take the global token at: its due time if the
+// dispatcher woke for it a little late, else now.
+func (s *Sender) globalSlot(now time.Time) time.Time {
+	due := s.globalDue
+	s.globalDue = time.Time{}
+	if !due.IsZero() && due.Before(now) && now.Sub(due) <= catchUp {
+		return due
+	}
+	return now
 }
 
 func (s *Sender) send(ctx context.Context, jobs chan<- job, j job) {

@@ -31,6 +31,7 @@ var (
 type rig struct {
 	emu    *telegramtest.Server
 	st     *store.Store
+	client *telegram.Client
 	sender *delivery.Sender
 
 	mu   sync.Mutex
@@ -47,10 +48,16 @@ type request struct {
 	at     time.Time
 }
 
-// newRig must be called inside a bubble. The sender is not started.
-func newRig(t *testing.T) *rig {
+// newRig must be called inside a bubble. The sender is not started. With
+// limits, the sender keeps to them and the emulator enforces them (a
+// breach is a 429 there); without, both are lifted.
+func newRig(t *testing.T, limits ...delivery.Limits) *rig {
 	t.Helper()
-	emu := telegramtest.New(telegramtest.Options{})
+	var lim delivery.Limits
+	if len(limits) > 0 {
+		lim = limits[0]
+	}
+	emu := telegramtest.New(telegramtest.Options{Limits: telegramtest.Limits(lim)})
 	t.Cleanup(emu.Close)
 	client, err := telegram.New(telegram.Options{
 		Token: emu.Token(), Endpoint: telegramtest.Endpoint("http://telegram.test"),
@@ -64,10 +71,8 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	// Limits lifted: these tests are about errors and order; the limits
-	// have their own tests.
-	r := &rig{emu: emu, st: st, sender: delivery.NewSender(delivery.Options{
-		Store: st, Client: client, Clock: clock.Real{}, Log: slog.New(slog.DiscardHandler),
+	r := &rig{emu: emu, st: st, client: client, sender: delivery.NewSender(delivery.Options{
+		Store: st, Client: client, Clock: clock.Real{}, Log: slog.New(slog.DiscardHandler), Limits: lim,
 	})}
 	emu.SetFault(func(q telegramtest.FaultRequest) *telegramtest.Fault {
 		r.mu.Lock()
@@ -616,6 +621,21 @@ func TestMigratedGroup(t *testing.T) {
 				}
 				for i, id := range ids {
 					r.checkSent(t, id, newID, tt.rows[i].Action.Text)
+				}
+				// The registry moved the group: later rows for the old id go
+				// straight to the supergroup, with no failed request first.
+				if got := r.chat(t, oldID).MigratedTo; got != newID {
+					t.Errorf("registry: old group migrated to %d, want %d", got, newID)
+				}
+				if got := r.chat(t, newID); got.Kind != store.ChatSupergroup {
+					t.Errorf("registry: supergroup entry %+v", got)
+				}
+				before := len(r.requests(oldID))
+				later := r.enqueue(t, text(oldID, "g4"))
+				synctest.Wait()
+				r.checkSent(t, later[0], newID, "g4")
+				if n := len(r.requests(oldID)) - before; n != 0 {
+					t.Errorf("%d requests to the old id after the migration was known, want 0", n)
 				}
 			})
 		})

@@ -183,8 +183,16 @@ func (tx *Tx) PendingOutbox(after uint64, limit int) ([]OutboxRow, error) {
 	return out, nil
 }
 
-// OutboxLen returns the number of pending rows.
-func (tx *Tx) OutboxLen() int { return tx.bucket(bucketOutbox).Stats().KeyN }
+// OutboxLen returns the number of pending rows. (It counts them: bbolt's
+// bucket statistics miss a write transaction's own changes.)
+func (tx *Tx) OutboxLen() int {
+	n := 0
+	c := tx.bucket(bucketOutbox).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		n++
+	}
+	return n
+}
 
 // RescheduleOutbox saves a row's retry state (attempts, error, NotBefore).
 // Its chat cannot change this way; see MigrateChat.
