@@ -54,7 +54,7 @@ type Telegram struct {
 	Limits         Limits   `toml:"limits"`
 }
 
-// Limits are Telegram's flood limits for the sender.
+// Limits are Telegram's flood limits, which the sender keeps within.
 type Limits struct {
 	// GlobalPerSecond is the number of messages per second over all chats.
 	GlobalPerSecond int `toml:"global_per_second"`
