@@ -109,19 +109,21 @@ func (a *app) build(o appOptions) error {
 	a.metrics = prometheus.NewRegistry()
 	a.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	lim := cfg.Telegram.Limits
+	senderMetrics := delivery.NewMetrics(a.metrics)
 	a.sender = delivery.NewSender(delivery.Options{
 		Store: a.store, Client: a.client, Clock: a.clock, Log: a.log.With("part", "sender"),
 		Limits:  delivery.Limits{GlobalPerSecond: lim.GlobalPerSecond, ChatPerSecond: lim.ChatPerSecond, GroupPerMinute: lim.GroupPerMinute},
-		Metrics: delivery.NewMetrics(a.metrics),
+		Metrics: senderMetrics,
 	})
 	a.sender.Register(a.metrics)
+	a.store.OnSettled(senderMetrics.Count)
 	a.registerStoreGauges()
 	lang, _ := messages.ParseLang(cfg.Bot.Language)
 	a.bot, err = bot.New(bot.Options{
 		Store: a.store, Messages: catalog, Clock: a.clock, Log: a.log.With("part", "bot"),
 		Admins: cfg.Bot.Admins, Language: lang,
 		ConversationTimeout: cfg.Bot.ConversationTimeout.Duration, Wake: a.sender.Wake,
-		Metrics: bot.NewMetrics(a.metrics),
+		Metrics: bot.NewMetrics(a.metrics), Estimate: a.sender.Estimate,
 	})
 	if err != nil {
 		return err
@@ -217,9 +219,8 @@ func (a *app) registerStoreGauges() {
 		}, func() float64 {
 			var n int
 			_ = a.store.View(context.Background(), func(tx *store.Tx) error {
-				var err error
-				n, err = tx.CountUnreachable()
-				return err
+				n = tx.CountUnreachable()
+				return nil
 			})
 			return float64(n)
 		}),

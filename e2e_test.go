@@ -408,6 +408,8 @@ func TestMetricsAndHealth(t *testing.T) {
 	if resp.StatusCode != 200 || strings.TrimSpace(string(body)) != "ok" {
 		t.Errorf("/healthz: %d %q, want 200 ok", resp.StatusCode, body)
 	}
+	// Every send is acknowledged once the bot has stopped.
+	tb.idle(t)
 	resp, err = http.Get(srv.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -429,7 +431,6 @@ func TestMetricsAndHealth(t *testing.T) {
 		}
 	}
 	// A stopped bot is not healthy.
-	tb.stop()
 	resp, err = http.Get(srv.URL + "/healthz")
 	if err != nil {
 		t.Fatal(err)

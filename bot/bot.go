@@ -39,6 +39,9 @@ type Options struct {
 	// Wake is called after a commit that enqueued outbox rows.
 	Wake    func()
 	Metrics *Metrics
+	// Estimate says how long delivering n more messages will take (the
+	// sender knows the limits and the queue); nil: unknown, zero.
+	Estimate func(n int) time.Duration
 }
 
 // Bot routes updates to handlers. Build it with New, register features,
@@ -52,6 +55,7 @@ type Bot struct {
 	lang     messages.Lang
 	convTTL  time.Duration
 	wake     func()
+	estimate func(n int) time.Duration
 	metrics  *Metrics
 	poll     pollState
 	identity atomic.Pointer[Identity]
@@ -84,6 +88,9 @@ func New(o Options) (*Bot, error) {
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(nil)
 	}
+	if o.Estimate == nil {
+		o.Estimate = func(int) time.Duration { return 0 }
+	}
 	b := &Bot{
 		store:     o.Store,
 		msgs:      o.Messages,
@@ -94,6 +101,7 @@ func New(o Options) (*Bot, error) {
 		convTTL:   o.ConversationTimeout,
 		wake:      o.Wake,
 		metrics:   o.Metrics,
+		estimate:  o.Estimate,
 		byName:    make(map[string]*Command),
 		callbacks: make(map[string]*CallbackHandler),
 		wizards:   make(map[string]*Wizard),

@@ -676,3 +676,31 @@ func TestFanOutReportNamesTheUnreachable(t *testing.T) {
 		t.Errorf("report %+v, want it in English to the admin, naming Lò Văn Páo", r)
 	}
 }
+
+func TestMigrationServiceMessageMovesTheGroup(t *testing.T) {
+	h := newHarness(t)
+	old := Chat{ID: -555, Kind: store.ChatGroup, Title: "Chi đoàn thôn 2"}
+	// A reply is waiting for the group when it becomes a supergroup.
+	h.apply(h.text(person(userID, "vi"), old, "/id"))
+	u := h.text(person(userID, "vi"), old, "")
+	u.Message.Kind, u.Message.MigrateToChatID = KindService, -100555
+	h.apply(u)
+	h.store.View(ctx, func(tx *store.Tx) error {
+		c, err := tx.Chat(-555)
+		if err != nil || c.MigratedTo != -100555 {
+			t.Errorf("old group %+v, %v; want it pointing to the supergroup", c, err)
+		}
+		rows, _ := tx.PendingOutbox(0, 10)
+		if len(rows) != 1 || rows[0].ChatID != -100555 {
+			t.Errorf("pending rows %+v, want the reply moved to the supergroup", rows)
+		}
+		return nil
+	})
+	// The same news from the supergroup's side changes nothing more.
+	v := h.text(person(userID, "vi"), Chat{ID: -100555, Kind: store.ChatSupergroup, Title: "Chi đoàn thôn 2"}, "")
+	v.Message.Kind, v.Message.MigrateFromChatID = KindService, -555
+	h.apply(v)
+	if rows := h.outbox(); len(rows) != 1 || rows[0].ChatID != -100555 {
+		t.Errorf("after both service messages: %+v, want one row for the supergroup", rows)
+	}
+}

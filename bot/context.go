@@ -94,10 +94,13 @@ func (c *Context) origin() string { return "update:" + strconv.FormatInt(c.Updat
 // Enqueue writes an outbox row for chatID. Handlers normally use Reply and
 // friends; Enqueue is for messages to other chats.
 func (c *Context) Enqueue(chatID int64, priority int, a store.Action) error {
-	_, err := c.Tx.Enqueue(store.OutboxRow{
-		ChatID: chatID, Priority: priority, Origin: c.origin(), Action: a, Created: c.Now,
-	})
-	if err != nil {
+	return c.enqueue(store.OutboxRow{ChatID: chatID, Priority: priority, Action: a})
+}
+
+// enqueue writes a row caused by this update.
+func (c *Context) enqueue(r store.OutboxRow) error {
+	r.Origin, r.Created = c.origin(), c.Now
+	if _, err := c.Tx.Enqueue(r); err != nil {
 		return err
 	}
 	c.enqueued = true
@@ -144,10 +147,16 @@ func (c *Context) Answer(notice string, alert bool) error {
 	if chatID == 0 {
 		chatID = c.Callback.From.ID
 	}
-	return c.Enqueue(chatID, store.PriorityInteractive, store.Action{
-		Kind: store.ActAnswer, CallbackID: c.Callback.ID, Text: notice, Alert: alert,
+	// Telegram takes an answer only for about 15 seconds after the press;
+	// later it is useless, and would only be refused.
+	return c.enqueue(store.OutboxRow{
+		ChatID: chatID, Priority: store.PriorityInteractive, ExpiresAt: c.Now.Add(answerWindow),
+		Action: store.Action{Kind: store.ActAnswer, CallbackID: c.Callback.ID, Text: notice, Alert: alert},
 	})
 }
+
+// answerWindow is how long Telegram accepts an answer to a button press.
+const answerWindow = 15 * time.Second
 
 // apologize tells the person that their update could not be handled, in
 // their stored language (the failed handler's changes, including any

@@ -16,6 +16,7 @@ const maxReportNames = 50
 // FanOut sends one message to many chats (duplicates removed) as bulk,
 // in this transaction. When the last copy is settled, the sender of this
 // update is told how it went (see FanOutDone). kind names the feature.
+// Estimate says how long it will take.
 func (c *Context) FanOut(kind string, chats []int64, a store.Action, expires time.Time) (store.FanOut, error) {
 	spec := store.FanOutSpec{
 		Origin: c.origin(), Kind: kind, Chats: chats, Action: a,
@@ -47,11 +48,8 @@ func (b *Bot) FanOutDone(tx *store.Tx, f store.FanOut) error {
 		Total: f.Total, Sent: f.Sent, Failed: f.Failed, Unreachable: f.Unreachable, Expired: f.Expired,
 		Took: f.Finished.Sub(f.Created),
 	}
-	for _, chatID := range f.UnreachableChats {
-		if len(report.Names) == maxReportNames {
-			report.More = len(f.UnreachableChats) - maxReportNames
-			break
-		}
+	report.More = max(f.Unreachable-maxReportNames, 0)
+	for _, chatID := range tx.FanOutMisses(f.ID, maxReportNames) {
 		name, err := b.chatName(tx, chatID)
 		if err != nil {
 			return err
@@ -82,3 +80,7 @@ func (b *Bot) chatName(tx *store.Tx, chatID int64) (string, error) {
 	}
 	return fmt.Sprintf("#%d", chatID), nil
 }
+
+// Estimate is how long delivering to n more chats will take at Telegram's
+// limits, counting what is already queued ahead of it.
+func (c *Context) Estimate(n int) time.Duration { return c.bot.estimate(n) }

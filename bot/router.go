@@ -228,7 +228,16 @@ func (b *Bot) see(c *Context) error {
 
 func (b *Bot) routeMessage(c *Context) error {
 	m := c.Message
-	if m.Kind == KindService || m.MigrateToChatID != 0 || m.MigrateFromChatID != 0 {
+	switch {
+	case m.MigrateToChatID != 0: // in the group: it became this supergroup
+		c.handler = "migrate"
+		_, err := c.Tx.MigrateChat(m.Chat.ID, m.MigrateToChatID, c.Now)
+		return err
+	case m.MigrateFromChatID != 0: // in the supergroup: it was this group
+		c.handler = "migrate"
+		_, err := c.Tx.MigrateChat(m.MigrateFromChatID, m.Chat.ID, c.Now)
+		return err
+	case m.Kind == KindService:
 		c.handler = "ignored:service"
 		return nil
 	}

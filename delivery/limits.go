@@ -21,8 +21,11 @@ type Limits struct {
 var DefaultLimits = Limits{GlobalPerSecond: 30, ChatPerSecond: 1, GroupPerMinute: 20}
 
 // margin stretches every window a little, so that rounding in the
-// limiter's arithmetic and a few milliseconds of network jitter can never
-// squeeze N+1 messages into one window. It costs 0.2% of throughput.
+// limiter's arithmetic and the dispatcher's catch-up for a late timer (see
+// catchUp) can never squeeze N+1 messages into one window as the sender
+// dispatches them. It costs 0.2% of throughput. Requests that take
+// different times on the network can still arrive closer together than
+// they left; Telegram then answers 429 and the sender waits as told.
 const margin = 1.002
 
 // newLimiter returns a token bucket that lets at most n events through in
@@ -58,16 +61,19 @@ func take(lim *rate.Limiter, now time.Time) {
 	lim.ReserveN(now, 1)
 }
 
-// Estimate is how long a fan-out to private chats and group chats takes at
-// the limits when nothing else is being sent and nothing fails.
-func Estimate(l Limits, private, groups int) time.Duration {
-	n := private + groups
-	if n == 0 {
+// Estimate is how long sending n messages to distinct chats takes at the
+// limits, after queued messages already waiting, when nothing fails: the
+// global limit spaces them evenly (one message per chat never waits for a
+// chat's or a group's own limit).
+func Estimate(l Limits, n, queued int) time.Duration {
+	if n <= 0 || l.GlobalPerSecond <= 0 {
 		return 0
 	}
-	var d time.Duration
-	if l.GlobalPerSecond > 0 {
-		d = time.Duration(n-1) * interval(l.GlobalPerSecond, time.Second)
-	}
-	return d
+	return time.Duration(queued+n-1) * interval(l.GlobalPerSecond, time.Second)
+}
+
+// Estimate is how long n more messages will take, behind what is queued.
+func (s *Sender) Estimate(n int) time.Duration {
+	interactive, bulk := s.depth()
+	return Estimate(s.o.Limits, n, interactive+bulk)
 }

@@ -290,6 +290,11 @@ func TestUnreachableChatsDoNotSlowOthers(t *testing.T) {
 		first := fanOut()
 		r.waitDelivered(t, 5*time.Minute)
 		firstTook := time.Since(start)
+		// Discovering an unreachable chat costs one request, no more: the
+		// 300 requests go at the global rate.
+		if want := time.Duration(float64(minimum(300, 30))*1.02) + time.Second; firstTook > want {
+			t.Errorf("first fan-out took %v, want at most %v", firstTook, want)
+		}
 		for _, c := range slices.Concat(blocked, unknown) {
 			if ch := r.chat(t, c); !ch.Unreachable {
 				t.Errorf("chat %d not marked unreachable", c)
@@ -324,9 +329,15 @@ func TestUnreachableChatsDoNotSlowOthers(t *testing.T) {
 		}
 		for i, want := range []store.FanOut{first, second} {
 			got := reports[i]
-			if got.ID != want.ID || got.Total != 300 || got.Sent != 200 || got.Unreachable != 100 || len(got.UnreachableChats) != 100 {
+			if got.ID != want.ID || got.Total != 300 || got.Sent != 200 || got.Unreachable != 100 {
 				t.Errorf("report %d: %+v, want 300 total, 200 sent, 100 unreachable", i, got)
 			}
+			r.st.View(context.Background(), func(tx *store.Tx) error {
+				if misses := tx.FanOutMisses(got.ID, 1000); len(misses) != 100 {
+					t.Errorf("report %d lists %d unreachable chats, want 100", i, len(misses))
+				}
+				return nil
+			})
 		}
 	})
 }
@@ -486,4 +497,105 @@ func TestAbruptStopMidFanOutLosesNothing(t *testing.T) {
 			t.Errorf("%d duplicates, want at most 16 (the sends in flight)", duplicates)
 		}
 	})
+}
+
+func TestAnswersAndRepliesDoNotWaitForSlowBulk(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, delivery.DefaultLimits)
+		chats := users(r, 710000, 200)
+		person := telegramtest.User{ID: 719999, FirstName: "Hoa"}
+		chat := r.emu.Private(person)
+		ids := r.enqueue(t, store.OutboxRow{ChatID: chat.ID, Action: store.Action{
+			Kind: store.ActSend, Text: "Xác nhận?", Buttons: [][]store.Button{{{Text: "Có", Data: "yes"}}},
+		}})
+		r.start(t)
+		synctest.Wait()
+		d, _ := r.delivery(t, ids[0])
+		// Bulk sends now take 10 s each: every worker bulk may use is stuck.
+		r.setFault(func(q telegramtest.FaultRequest) *telegramtest.Fault {
+			if q.Method == "sendMessage" && q.ChatID != chat.ID {
+				return &telegramtest.Fault{Delay: 10 * time.Second}
+			}
+			return nil
+		})
+		var bulk []store.OutboxRow
+		for _, c := range chats {
+			bulk = append(bulk, store.OutboxRow{ChatID: c, Priority: store.PriorityBulk, Action: store.Action{Kind: store.ActSend, Text: "Thông báo"}})
+		}
+		r.enqueue(t, bulk...)
+		time.Sleep(3 * time.Second)
+		q := r.emu.Press(person, chat, d.MessageIDs[0], "yes")
+		pressed := time.Now()
+		r.enqueue(t,
+			store.OutboxRow{ChatID: chat.ID, Action: store.Action{Kind: store.ActAnswer, CallbackID: q, Text: "Đã lưu."}},
+			store.OutboxRow{ChatID: chat.ID, Action: store.Action{Kind: store.ActSend, Text: "Cảm ơn"}})
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		ans, err := r.emu.WaitCallbackAnswer(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if took := ans.At.Sub(pressed); took > 100*time.Millisecond {
+			t.Errorf("answer after %v while bulk sends hang, want at once", took)
+		}
+		msgs, err := r.emu.WaitBotMessages(ctx, chat.ID, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if took := msgs[1].Date.Sub(pressed); took > 2*time.Second {
+			t.Errorf("reply after %v while bulk sends hang, want within 2s", took)
+		}
+	})
+}
+
+func TestRetryAfterSurvivesARestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, delivery.DefaultLimits)
+		chat := users(r, 720000, 1)[0]
+		var once sync.Once
+		r.setFault(func(q telegramtest.FaultRequest) *telegramtest.Fault {
+			var f *telegramtest.Fault
+			once.Do(func() { f = &telegramtest.Fault{RetryAfter: 30} })
+			return f
+		})
+		r.start(t)
+		start := time.Now()
+		r.enqueue(t, store.OutboxRow{ChatID: chat, Priority: store.PriorityBulk, Action: store.Action{Kind: store.ActSend, Text: "bulk"}})
+		time.Sleep(2 * time.Second)
+		r.stop(t)
+		// A new sender on the same store; a reply for the same chat comes in.
+		r.sender = delivery.NewSender(delivery.Options{Store: r.st, Client: r.client, Limits: delivery.DefaultLimits})
+		r.start(t)
+		r.enqueue(t, text(chat, "reply"))
+		r.waitDelivered(t, time.Minute)
+		for _, rec := range r.emu.SendLog() {
+			if took := rec.At.Sub(start); took < 30*time.Second {
+				t.Errorf("a message went to the chat %v after a 429 with retry_after 30", took)
+			}
+		}
+		if got := r.texts(chat); len(got) != 2 {
+			t.Errorf("chat got %v, want both messages", got)
+		}
+	})
+}
+
+func TestEstimate(t *testing.T) {
+	tests := []struct {
+		n, queued int
+		want      time.Duration
+	}{
+		{0, 0, 0},
+		{1, 0, 0},
+		{31, 0, 1002 * time.Millisecond},
+		{10000, 0, 9999 * 33400 * time.Microsecond},
+		{1, 300, 300 * 33400 * time.Microsecond},
+	}
+	for _, tt := range tests {
+		if got := delivery.Estimate(delivery.DefaultLimits, tt.n, tt.queued); got != tt.want {
+			t.Errorf("Estimate(%d after %d) = %v, want %v", tt.n, tt.queued, got, tt.want)
+		}
+	}
+	if got := delivery.Estimate(delivery.Limits{}, 1000, 0); got != 0 {
+		t.Errorf("Estimate without limits = %v, want 0", got)
+	}
 }

@@ -3,6 +3,8 @@ package delivery
 import (
 	"sync"
 
+	"danvan/store"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -15,7 +17,9 @@ type Metrics struct {
 }
 
 // NewMetrics creates the sender's metrics and registers them with reg (nil:
-// not registered, for tests).
+// not registered, for tests). Sent and failed rows are counted from the
+// store's commits (Count), so a row is counted once, when its outcome is
+// durable, whoever settled it.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		sent: prometheus.NewCounter(prometheus.CounterOpts{
@@ -56,8 +60,8 @@ func (s *stats) publish(x *index) {
 	s.mu.Unlock()
 }
 
-// Depth returns the number of rows queued by priority: interactive, bulk.
-func (s *Sender) Depth() (interactive, bulk int) {
+// depth returns the number of rows queued by priority: interactive, bulk.
+func (s *Sender) depth() (interactive, bulk int) {
 	s.stats.mu.Lock()
 	defer s.stats.mu.Unlock()
 	return s.stats.depth[0], s.stats.depth[1]
@@ -74,5 +78,18 @@ func (s *Sender) Register(reg prometheus.Registerer) {
 			defer s.stats.mu.Unlock()
 			return float64(s.stats.depth[i])
 		}))
+	}
+}
+
+// Count counts a settled outbox row by its delivery status; the store
+// calls it after each commit (store.Store.OnSettled).
+func (m *Metrics) Count(status string) {
+	switch status {
+	case store.DeliverySent:
+		m.sent.Inc()
+	case store.DeliveryFailed:
+		m.failed.WithLabelValues("rejected").Inc()
+	default:
+		m.failed.WithLabelValues(status).Inc()
 	}
 }

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"container/heap"
+	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -182,6 +183,11 @@ func (x *index) add(r store.OutboxRow, now time.Time) {
 		return
 	}
 	c := x.chat(r.ChatID)
+	if p.notBefore.After(now) && strings.HasPrefix(r.LastError, RateLimited.String()) {
+		// Loaded after a restart: Telegram's retry_after holds the whole
+		// chat, not only this row.
+		c.notBefore = maxTime(c.notBefore, p.notBefore)
+	}
 	head, had := c.head()
 	c.rows[p.class()] = append(c.rows[p.class()], p)
 	if !c.busy && (!had || p.class() < head.class()) {
@@ -241,14 +247,6 @@ func (x *index) finish(c *chatQueue, rowID uint64) {
 func (x *index) hold(c *chatQueue, rowID uint64, notBefore time.Time) {
 	if class, i := c.find(rowID); i >= 0 {
 		c.rows[class][i].notBefore = notBefore
-	}
-}
-
-// drop forgets all of a chat's rows (the store dropped them).
-func (x *index) drop(c *chatQueue) {
-	for class := range c.rows {
-		x.depth[class] -= len(c.rows[class])
-		c.rows[class] = nil
 	}
 }
 

@@ -58,6 +58,7 @@ type Sender struct {
 	// when the dispatcher went to sleep for it (zero: not waiting).
 	globalDue  time.Time
 	lastLoaded uint64
+	loadFailed bool
 	lastSweep  time.Time
 	idx        *index
 	inFlight   int
@@ -133,6 +134,8 @@ type result struct {
 	outcome   outcome
 	notBefore time.Time
 	migrateTo int64
+	// dropped are the rows settled with an unreachable chat.
+	dropped []uint64
 }
 
 // Run sends until ctx is cancelled, then lets sends in flight finish
@@ -141,8 +144,14 @@ type result struct {
 func (s *Sender) Run(ctx context.Context) error {
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSends()
-	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(s.o.Grace, cancelSends) })
-	defer stopGrace()
+	go func() { // ends with Run: cancelSends ends sendCtx
+		select {
+		case <-ctx.Done():
+			clock.Sleep(s.o.Clock, s.o.Grace, sendCtx.Done())
+			cancelSends()
+		case <-sendCtx.Done():
+		}
+	}()
 
 	jobs := make(chan job)
 	results := make(chan result, s.o.Workers)
@@ -164,11 +173,12 @@ func (s *Sender) Run(ctx context.Context) error {
 		recorder.Wait()
 	}()
 
-	if err := s.load(ctx); err != nil && ctx.Err() == nil {
-		s.o.Log.Error("reading the outbox failed", "err", err)
-	}
+	s.reload(ctx)
 	for ctx.Err() == nil {
 		next := s.dispatch(ctx, jobs)
+		if s.loadFailed {
+			next = minTime(next, s.o.Clock.Now().Add(5*time.Second))
+		}
 		s.stats.publish(s.idx)
 		s.wait(ctx, next, results)
 	}
@@ -187,12 +197,22 @@ func (s *Sender) wait(ctx context.Context, next time.Time, results <-chan result
 	select {
 	case <-ctx.Done():
 	case <-s.wake:
-		if err := s.load(ctx); err != nil && ctx.Err() == nil {
-			s.o.Log.Error("reading the outbox failed", "err", err)
-		}
+		s.reload(ctx)
 	case r := <-results:
 		s.settle(r)
 	case <-timer:
+		if s.loadFailed {
+			s.reload(ctx)
+		}
+	}
+}
+
+// reload loads new rows; after a failure it is tried again in 5 s.
+func (s *Sender) reload(ctx context.Context) {
+	err := s.load(ctx)
+	s.loadFailed = err != nil && ctx.Err() == nil
+	if s.loadFailed {
+		s.o.Log.Error("reading the outbox failed; trying again in 5s", "err", err)
 	}
 }
 
@@ -245,11 +265,19 @@ func (s *Sender) dispatch(ctx context.Context, jobs chan<- job) time.Time {
 			continue
 		}
 		waiting = append(waiting, a)
-		later(a.notBefore)
+		if a.notBefore.After(now) {
+			later(a.notBefore)
+		}
 	}
 	s.idx.answers = waiting
 	for class := range classes {
-		for s.inFlight < s.o.Workers {
+		// Bulk leaves a few workers free, so a reply or an answer never
+		// waits for slow bulk sends to finish.
+		free := s.o.Workers
+		if class == classBulk {
+			free -= reservedWorkers
+		}
+		for s.inFlight < free {
 			if g := readyAt(s.global, now); g.After(now) {
 				s.globalDue = g
 				later(g) // the global limit holds every chat back
@@ -277,6 +305,9 @@ func (s *Sender) dispatch(ctx context.Context, jobs chan<- job) time.Time {
 	}
 	return next
 }
+
+// reservedWorkers are kept from bulk for interactive rows and answers.
+const reservedWorkers = 2
 
 // catchUp is how late the dispatcher may be for a global token and still
 // use it at its due time. A timer firing a little late would otherwise
@@ -329,7 +360,11 @@ func (s *Sender) settle(r result) {
 		c.notBefore = r.notBefore
 		s.noteFlood(now, c.id, r.notBefore)
 	case unreachable:
-		s.idx.drop(c)
+		// Exactly the rows the store dropped: one committed since is for
+		// a person who wrote again, and is sent.
+		for _, id := range r.dropped {
+			s.idx.finish(c, id)
+		}
 	case migrated:
 		s.idx.hold(c, r.row, time.Time{})
 		s.idx.migrate(c, r.migrateTo, now)
@@ -340,7 +375,6 @@ func (s *Sender) settle(r result) {
 // noteFlood slows the global rate to half when several chats hit 429
 // within a second: Telegram is telling us the bot as a whole is too fast.
 func (s *Sender) noteFlood(now time.Time, chat int64, until time.Time) {
-	s.o.Metrics.floodWaits.Inc()
 	kept := s.floods[:0]
 	for _, f := range s.floods {
 		if now.Sub(f.at) < time.Second && f.chat != chat {
@@ -371,9 +405,13 @@ func (s *Sender) restoreGlobal(now time.Time) {
 func (s *Sender) perform(ctx, sendCtx context.Context, j job) result {
 	res := result{job: j, outcome: settled}
 	var r store.OutboxRow
+	var action store.Action
 	err := s.o.Store.View(context.WithoutCancel(ctx), func(tx *store.Tx) error {
 		var err error
-		r, err = tx.OutboxRow(j.row)
+		if r, err = tx.OutboxRow(j.row); err != nil {
+			return err
+		}
+		action, err = tx.RowAction(r)
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -390,16 +428,14 @@ func (s *Sender) perform(ctx, sendCtx context.Context, j job) result {
 	}
 	now := s.o.Clock.Now()
 	if !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt) {
-		s.o.Metrics.failed.WithLabelValues("expired").Inc()
 		return s.record(ctx, res, func(tx *store.Tx) error {
 			return tx.FailOutbox(r, store.DeliveryExpired, "expired before it could be sent", now, false)
 		})
 	}
 
-	messageID, sendErr := s.o.Client.Do(sendCtx, r.ChatID, r.Action)
+	messageID, sendErr := s.o.Client.Do(sendCtx, r.ChatID, action)
 	now = s.o.Clock.Now()
 	if sendErr == nil {
-		s.o.Metrics.sent.Inc()
 		return s.record(ctx, res, func(tx *store.Tx) error { return tx.AckOutbox(r, messageID, now) })
 	}
 	e := Classify(sendErr)
@@ -411,6 +447,7 @@ func (s *Sender) perform(ctx, sendCtx context.Context, j job) result {
 		// Never sooner than Telegram said.
 		res.outcome, res.notBefore = rateLimited, now.Add(max(e.RetryAfter, time.Second))
 		r.NotBefore = res.notBefore
+		s.o.Metrics.floodWaits.Inc()
 		s.o.Metrics.retried.WithLabelValues("rate_limited").Inc()
 	case Migrated:
 		s.o.Log.Info("a group became a supergroup; its messages go there now", "chat_id", r.ChatID, "new_chat_id", e.MigrateTo)
@@ -426,21 +463,23 @@ func (s *Sender) perform(ctx, sendCtx context.Context, j job) result {
 	case Unreachable:
 		// Logged once per chat: its other rows are dropped right here.
 		s.o.Log.Warn("chat unreachable; its messages are dropped until it writes again", "chat_id", r.ChatID, "reason", e.Description)
-		s.o.Metrics.failed.WithLabelValues("unreachable").Inc()
-		res.outcome = unreachable
-		if j.chat == 0 {
-			res.outcome = settled
+		if j.chat == 0 { // a callback answer says nothing about the chat
+			return s.record(ctx, res, func(tx *store.Tx) error {
+				return tx.FailOutbox(tried, store.DeliveryUnreachable, e.Description, now, true)
+			})
 		}
-		return s.record(ctx, res, func(tx *store.Tx) error {
+		res.outcome = unreachable
+		var dropped []uint64
+		res = s.record(ctx, res, func(tx *store.Tx) error {
 			if err := tx.FailOutbox(tried, store.DeliveryUnreachable, e.Description, now, true); err != nil {
 				return err
 			}
-			if j.chat == 0 {
-				return nil // a callback answer says nothing about the chat
-			}
-			_, err := tx.MarkUnreachable(r.ChatID, e.Description, now)
+			var err error
+			dropped, err = tx.MarkUnreachable(r.ChatID, e.Description, now)
 			return err
 		})
+		res.dropped = append(dropped, r.ID)
+		return res
 	case Rejected:
 		s.o.Log.Warn("message rejected; skipped", "chat_id", r.ChatID, "kind", r.Action.Kind, "reason", e.Description)
 		s.o.Metrics.failed.WithLabelValues("rejected").Inc()
@@ -524,6 +563,14 @@ func retryDelay(attempts int) time.Duration {
 	ceiling := time.Second << min(max(attempts-1, 0), 9)
 	ceiling = min(ceiling, 5*time.Minute)
 	return ceiling/2 + rand.N(ceiling/2+1)
+}
+
+// minTime is the earlier of two times, zero meaning "never".
+func minTime(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }
 
 func maxTime(a, b time.Time) time.Time {

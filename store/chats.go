@@ -72,6 +72,11 @@ func (tx *Tx) SeeChat(seen Chat, at time.Time) (Chat, error) {
 	if !changed {
 		return c, nil
 	}
+	if c.Unreachable {
+		if err := tx.countUnreachable(-1); err != nil {
+			return c, err
+		}
+	}
 	c.Kind, c.Title = seen.Kind, seen.Title
 	c.Unreachable, c.UnreachableAt, c.Reason = false, time.Time{}, ""
 	c.LastSeen = at
@@ -80,21 +85,33 @@ func (tx *Tx) SeeChat(seen Chat, at time.Time) (Chat, error) {
 
 // MarkUnreachable records that the messenger refused to deliver to the
 // chat (blocked, kicked, not found) and drops the chat's pending rows with
-// that reason; it returns how many. Until the chat writes again (SeeChat),
-// rows for it are recorded as unreachable as soon as they are enqueued.
-func (tx *Tx) MarkUnreachable(chatID int64, reason string, at time.Time) (int, error) {
+// that reason; it returns their ids. Until the chat writes again
+// (SeeChat), rows for it are recorded as unreachable as soon as they are
+// enqueued.
+func (tx *Tx) MarkUnreachable(chatID int64, reason string, at time.Time) ([]uint64, error) {
 	c, err := tx.Chat(chatID)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		c = Chat{ID: chatID, FirstSeen: at}
 	case err != nil:
-		return 0, err
+		return nil, err
+	}
+	if !c.Unreachable {
+		if err := tx.countUnreachable(+1); err != nil {
+			return nil, err
+		}
 	}
 	c.Unreachable, c.UnreachableAt, c.Reason = true, at, reason
 	if err := tx.PutChat(c); err != nil {
-		return 0, err
+		return nil, err
 	}
 	return tx.DropChatOutbox(chatID, DeliveryUnreachable, reason, at)
+}
+
+// countUnreachable moves the count of unreachable chats by delta.
+func (tx *Tx) countUnreachable(delta int) error {
+	n := int(tx.CountUnreachable()) + delta
+	return tx.bucket(bucketMeta).Put(keyUnreachable, u64(uint64(max(n, 0))))
 }
 
 // MigrateChat records that group oldID became supergroup newID: the
@@ -159,13 +176,10 @@ func (tx *Tx) Chats(fn func(Chat) bool) error {
 }
 
 // CountUnreachable returns how many chats are marked unreachable.
-func (tx *Tx) CountUnreachable() (int, error) {
-	n := 0
-	err := tx.Chats(func(c Chat) bool {
-		if c.Unreachable {
-			n++
-		}
-		return true
-	})
-	return n, err
+func (tx *Tx) CountUnreachable() int {
+	v := tx.bucket(bucketMeta).Get(keyUnreachable)
+	if v == nil {
+		return 0
+	}
+	return int(binary.BigEndian.Uint64(v))
 }

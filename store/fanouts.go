@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -22,11 +24,10 @@ type FanOut struct {
 	Failed      int   `json:"failed"`
 	Unreachable int   `json:"unreachable"`
 	Expired     int   `json:"expired"`
-	// UnreachableChats lists the chats that could not be reached, so the
-	// report can name the people to phone.
-	UnreachableChats []int64   `json:"unreachable_chats,omitempty"`
-	Created          time.Time `json:"created"`
-	Finished         time.Time `json:"finished,omitzero"`
+	// Unreachable chats are listed by FanOutMisses, so the report can
+	// name the people to phone.
+	Created  time.Time `json:"created"`
+	Finished time.Time `json:"finished,omitzero"`
 }
 
 // Settled is how many copies have an outcome.
@@ -51,7 +52,8 @@ type FanOutSpec struct {
 func (s *Store) OnFanOutDone(fn func(tx *Tx, f FanOut) error) { s.fanOutDone = fn }
 
 // StartFanOut enqueues one copy of the action per distinct chat (a chat
-// named twice gets one copy) in this transaction and returns the fan-out.
+// named twice, or a group named by its old and new id, gets one copy) in
+// this transaction and returns the fan-out. The action is stored once.
 // Copies for unreachable chats are settled at once; a fan-out whose copies
 // are all settled already calls the hook before StartFanOut returns.
 func (tx *Tx) StartFanOut(spec FanOutSpec, at time.Time) (FanOut, error) {
@@ -63,6 +65,9 @@ func (tx *Tx) StartFanOut(spec FanOutSpec, at time.Time) (FanOut, error) {
 	seen := make(map[int64]bool, len(spec.Chats))
 	chats := make([]int64, 0, len(spec.Chats))
 	for _, c := range spec.Chats {
+		if chat, err := tx.Chat(c); err == nil && chat.MigratedTo != 0 {
+			c = chat.MigratedTo
+		}
 		if !seen[c] {
 			seen[c] = true
 			chats = append(chats, c)
@@ -72,9 +77,12 @@ func (tx *Tx) StartFanOut(spec FanOutSpec, at time.Time) (FanOut, error) {
 	if err := putJSON(b, u64(seq), f); err != nil {
 		return FanOut{}, fmt.Errorf("start fan-out: %w", err)
 	}
+	if err := putJSON(tx.bucket(bucketFanOutActions), u64(seq), spec.Action); err != nil {
+		return FanOut{}, fmt.Errorf("start fan-out: %w", err)
+	}
 	for _, c := range chats {
 		if _, err := tx.Enqueue(OutboxRow{
-			ChatID: c, Priority: spec.Priority, Origin: spec.Origin, Action: spec.Action,
+			ChatID: c, Priority: spec.Priority, Origin: spec.Origin,
 			Created: at, ExpiresAt: spec.ExpiresAt, FanOut: seq,
 		}); err != nil {
 			return FanOut{}, err
@@ -111,7 +119,9 @@ func (tx *Tx) tallyFanOut(r OutboxRow, status string, at time.Time) error {
 		f.Sent++
 	case DeliveryUnreachable:
 		f.Unreachable++
-		f.UnreachableChats = append(f.UnreachableChats, r.ChatID)
+		if err := tx.bucket(bucketFanOutMisses).Put(missKey(f.ID, r.ChatID), nil); err != nil {
+			return err
+		}
 	case DeliveryExpired:
 		f.Expired++
 	default:
@@ -132,4 +142,24 @@ func (tx *Tx) finishFanOut(f *FanOut, at time.Time) error {
 		return tx.s.fanOutDone(tx, *f)
 	}
 	return nil
+}
+
+// FanOutMisses returns the chats the fan-out could not reach, in chat id
+// order, at most limit of them.
+func (tx *Tx) FanOutMisses(fanOutID uint64, limit int) []int64 {
+	prefix := u64(fanOutID)
+	var out []int64
+	c := tx.bucket(bucketFanOutMisses).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, _ = c.Next() {
+		out = append(out, int64(binary.BigEndian.Uint64(k[8:])))
+	}
+	return out
+}
+
+// missKey is the fanout_misses key: fan-out id, then chat id.
+func missKey(fanOutID uint64, chatID int64) []byte {
+	k := make([]byte, 16)
+	binary.BigEndian.PutUint64(k, fanOutID)
+	binary.BigEndian.PutUint64(k[8:], uint64(chatID))
+	return k
 }

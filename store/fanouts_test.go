@@ -56,10 +56,19 @@ func TestFanOutTallyAndHook(t *testing.T) {
 		t.Fatalf("hook called %d times, want once", len(done))
 	}
 	got := done[0]
-	if got.Sent != 1 || got.Expired != 1 || got.Failed != 1 || got.Unreachable != 1 || got.Finished.IsZero() ||
-		len(got.UnreachableChats) != 1 || got.UnreachableChats[0] != 4 || got.ReportTo != 99 {
+	if got.Sent != 1 || got.Expired != 1 || got.Failed != 1 || got.Unreachable != 1 || got.Finished.IsZero() || got.ReportTo != 99 {
 		t.Errorf("finished fan-out %+v", got)
 	}
+	s.View(ctx, func(tx *Tx) error {
+		if misses := tx.FanOutMisses(f.ID, 10); len(misses) != 1 || misses[0] != 4 {
+			t.Errorf("unreachable chats %v, want [4]", misses)
+		}
+		a, err := tx.RowAction(rows[0])
+		if err != nil || a.Text != "Họp" || rows[0].Action.Kind != "" {
+			t.Errorf("copy's action %+v (%v), stored once as %+v; want the fan-out's", a, err, rows[0].Action)
+		}
+		return nil
+	})
 }
 
 func TestFanOutToNobodyFinishesAtOnce(t *testing.T) {
@@ -127,9 +136,12 @@ func TestUnreachableDropsPendingRowsUntilTheChatWrites(t *testing.T) {
 	s.Update(ctx, func(tx *Tx) error {
 		tx.Enqueue(OutboxRow{ChatID: 7, Action: Action{Kind: ActSend, Text: "a"}})
 		tx.Enqueue(OutboxRow{ChatID: 7, Action: Action{Kind: ActSend, Text: "b"}})
-		n, err := tx.MarkUnreachable(7, "Forbidden: bot was blocked by the user", at)
-		if n != 2 {
-			t.Errorf("dropped %d rows, want 2", n)
+		dropped, err := tx.MarkUnreachable(7, "Forbidden: bot was blocked by the user", at)
+		if len(dropped) != 2 {
+			t.Errorf("dropped %v, want two rows", dropped)
+		}
+		if n := tx.CountUnreachable(); n != 1 {
+			t.Errorf("%d chats counted unreachable, want 1", n)
 		}
 		if err != nil {
 			return err
@@ -146,6 +158,9 @@ func TestUnreachableDropsPendingRowsUntilTheChatWrites(t *testing.T) {
 		}
 		if _, err := tx.SeeChat(Chat{ID: 7, Kind: ChatPrivate}, at.Add(time.Hour)); err != nil {
 			return err
+		}
+		if n := tx.CountUnreachable(); n != 0 {
+			t.Errorf("%d chats counted unreachable after the person wrote, want 0", n)
 		}
 		_, err := tx.Enqueue(OutboxRow{ChatID: 7, Action: Action{Kind: ActSend, Text: "d"}})
 		if tx.OutboxLen() != 1 {

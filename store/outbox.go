@@ -20,8 +20,7 @@ const (
 	ActAnswer     = "answer"      // answer a button press (stop the spinner)
 )
 
-// Priorities. The sender is to serve lower numbers first; the simple
-// sender of today sends in id order.
+// Priorities: the sender serves lower numbers first.
 const (
 	// PriorityInteractive is a reply to something a person just did.
 	PriorityInteractive = 0
@@ -81,7 +80,8 @@ type OutboxRow struct {
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	Attempts  int       `json:"attempts,omitempty"`
 	LastError string    `json:"last_error,omitempty"`
-	// FanOut is the fan-out the row belongs to (0: none).
+	// FanOut is the fan-out the row belongs to (0: none). Its copies
+	// leave Action empty: the fan-out holds it once (see Tx.RowAction).
 	FanOut uint64 `json:"fan_out,omitempty"`
 }
 
@@ -252,26 +252,57 @@ func (tx *Tx) finishOutbox(r OutboxRow, status string, messageID int, reason str
 			return err
 		}
 	}
-	if err := tx.bucket(bucketOutboxChats).Delete(chatRowKey(r.ChatID, r.ID)); err != nil {
+	if first && tx.s != nil && tx.s.settled != nil {
+		tx.tx.OnCommit(func() { tx.s.settled(status) })
+	}
+	// The index key follows the row as stored: a migration may have moved
+	// it since the caller read it.
+	chatID := r.ChatID
+	var stored OutboxRow
+	if getJSON(tx.bucket(bucketOutbox), u64(r.ID), &stored) == nil {
+		chatID = stored.ChatID
+	}
+	if err := tx.bucket(bucketOutboxChats).Delete(chatRowKey(chatID, r.ID)); err != nil {
 		return err
 	}
 	return tx.bucket(bucketOutbox).Delete(u64(r.ID))
 }
 
 // DropChatOutbox records every pending row of the chat as undeliverable
-// with status and reason, and removes them; it returns how many.
-func (tx *Tx) DropChatOutbox(chatID int64, status, reason string, at time.Time) (int, error) {
-	ids := tx.chatRows(chatID)
-	for _, rowID := range ids {
+// with status and reason, and removes them; it returns their ids.
+func (tx *Tx) DropChatOutbox(chatID int64, status, reason string, at time.Time) ([]uint64, error) {
+	var dropped []uint64
+	for _, rowID := range tx.chatRows(chatID) {
 		r, err := tx.OutboxRow(rowID)
+		if errors.Is(err, ErrNotFound) {
+			// A stale index key: nothing to settle.
+			if err := tx.bucket(bucketOutboxChats).Delete(chatRowKey(chatID, rowID)); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		if err := tx.finishOutbox(r, status, 0, reason, at, false); err != nil {
-			return 0, err
+			return nil, err
 		}
+		dropped = append(dropped, rowID)
 	}
-	return len(ids), nil
+	return dropped, nil
+}
+
+// RowAction returns what the row asks to do: its own action, or its
+// fan-out's.
+func (tx *Tx) RowAction(r OutboxRow) (Action, error) {
+	if r.Action.Kind != "" || r.FanOut == 0 {
+		return r.Action, nil
+	}
+	var a Action
+	if err := getJSON(tx.bucket(bucketFanOutActions), u64(r.FanOut), &a); err != nil {
+		return a, fmt.Errorf("action of fan-out %d: %w", r.FanOut, err)
+	}
+	return a, nil
 }
 
 // Delivery returns what became of the outbox row with this id.

@@ -9,7 +9,8 @@
 // are scanned; ids of chats and users are int64 stored as their uint64 bits;
 // values are JSON):
 //
-//	meta           "schema" → uint64 schema version; "offset" → int64, the next getUpdates offset
+//	meta           "schema" → uint64 schema version; "offset" → int64, the next getUpdates offset;
+//	               "unreachable" → uint64, how many chats are marked unreachable
 //	updates        update id (uint64) → UpdateRecord: the update was applied (or skipped) once
 //	journal        sequence (uint64) → JournalEntry, appended once per applied update
 //	users          user id → User
@@ -22,6 +23,8 @@
 //	deliveries     outbox sequence (uint64) → Delivery, what became of a sent row
 //	origins        origin + 0x00 + outbox sequence → Delivery, lookup of sent messages by origin
 //	fanouts        fan-out id (uint64) → FanOut, one message to many chats and its tally
+//	fanout_actions fan-out id (uint64) → Action, the message, stored once for all copies
+//	fanout_misses  fan-out id + chat id → empty, the chats a fan-out could not reach
 //	jobs           job name (string) → JobState, the scheduler's watermarks
 package store
 
@@ -46,7 +49,7 @@ var ErrNotFound = errors.New("not found")
 var ErrLocked = errors.New("database is in use by another process (is danvan already running?)")
 
 // SchemaVersion is the version of the layout this build reads and writes.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 var (
 	bucketMeta          = []byte("meta")
@@ -60,6 +63,8 @@ var (
 	bucketOutbox        = []byte("outbox")
 	bucketOutboxChats   = []byte("outbox_chats")
 	bucketFanOuts       = []byte("fanouts")
+	bucketFanOutActions = []byte("fanout_actions")
+	bucketFanOutMisses  = []byte("fanout_misses")
 	bucketDeliveries    = []byte("deliveries")
 	bucketOrigins       = []byte("origins")
 	bucketJobs          = []byte("jobs")
@@ -67,11 +72,13 @@ var (
 	allBuckets = [][]byte{
 		bucketMeta, bucketUpdates, bucketJournal, bucketUsers, bucketChats,
 		bucketAdmins, bucketConversations, bucketTokens, bucketOutbox,
-		bucketOutboxChats, bucketDeliveries, bucketOrigins, bucketFanOuts, bucketJobs,
+		bucketOutboxChats, bucketDeliveries, bucketOrigins, bucketFanOuts,
+		bucketFanOutActions, bucketFanOutMisses, bucketJobs,
 	}
 
-	keySchema = []byte("schema")
-	keyOffset = []byte("offset")
+	keySchema      = []byte("schema")
+	keyOffset      = []byte("offset")
+	keyUnreachable = []byte("unreachable")
 )
 
 // migrations[i] upgrades a store from schema version i+1 to i+2. Open
@@ -88,6 +95,24 @@ var migrations = []func(*bolt.Tx) error{
 			return index.Put(chatRowKey(r.ChatID, binary.BigEndian.Uint64(k)), nil)
 		})
 	},
+	// 2 → 3: the number of unreachable chats is kept, not counted.
+	func(btx *bolt.Tx) error {
+		n := uint64(0)
+		err := btx.Bucket(bucketChats).ForEach(func(_, v []byte) error {
+			var c Chat
+			if err := json.Unmarshal(v, &c); err != nil {
+				return err
+			}
+			if c.Unreachable {
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return btx.Bucket(bucketMeta).Put(keyUnreachable, u64(n))
+	},
 }
 
 // Options tune Open.
@@ -103,7 +128,15 @@ type Store struct {
 	// fanOutDone is called inside the transaction that settles a fan-out's
 	// last row; see OnFanOutDone.
 	fanOutDone func(tx *Tx, f FanOut) error
+	// settled is told, after the commit, of every outbox row settled; see
+	// OnSettled.
+	settled func(status string)
 }
+
+// OnSettled sets a function told, after each commit, the outcome of every
+// outbox row the transaction settled (sent, failed, expired, unreachable),
+// for metrics. Set it once, before use.
+func (s *Store) OnSettled(fn func(status string)) { s.settled = fn }
 
 // Open opens (creating if needed) the database at path, creates its buckets
 // and brings its schema up to date. The file is created with mode 0600 and
