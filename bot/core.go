@@ -83,7 +83,7 @@ func (b *Bot) allowedCommands(c *Context, withExamples bool) []messages.CommandH
 		if !cmd.Menu {
 			continue
 		}
-		if ok, _ := b.authorize(c, cmd.Perm); !ok {
+		if ok, _ := b.authorize(c, cmd.Perm, 0); !ok {
 			continue
 		}
 		h := messages.CommandHelp{

@@ -25,6 +25,12 @@ const (
 	Person
 	// Admin requires an admin (named in the configuration or granted).
 	Admin
+	// Head requires an admin or the head of a unit. Applied to a unit, it
+	// requires an admin or a head of that unit or of a unit above it.
+	Head
+	// Member requires an admin or someone in a unit. Applied to a unit, it
+	// requires an admin, someone in that unit, or a head above it.
+	Member
 )
 
 func (p Permission) String() string {
@@ -35,32 +41,66 @@ func (p Permission) String() string {
 		return "person"
 	case Admin:
 		return "admin"
+	case Head:
+		return "head"
+	case Member:
+		return "member"
 	}
 	return fmt.Sprintf("permission(%d)", int(p))
 }
 
 // authorize is the one function that decides whether the sender of c may do
-// something that requires p. When refused, need names what was missing for
-// the refusal message.
-func (b *Bot) authorize(c *Context, p Permission) (ok bool, need string) {
-	switch p {
-	case Anyone:
-		return true, ""
-	case Person:
-		if c.Sender == nil {
-			return false, "person"
-		}
-		return true, ""
-	case Admin:
-		if c.Sender == nil {
-			return false, "person"
-		}
-		if !c.IsAdmin() {
-			return false, "admin"
-		}
+// something that requires p, on unit (0: on no unit in particular — the
+// router's check before a handler knows its target). When refused, need
+// names what was missing, for the refusal message.
+func (b *Bot) authorize(c *Context, p Permission, unit uint64) (ok bool, need string) {
+	if p == Anyone {
 		return true, ""
 	}
+	if c.Sender == nil {
+		return false, "person" // anonymous admins, channels, service accounts
+	}
+	me := c.Sender.ID
+	switch p {
+	case Person:
+		return true, ""
+	case Admin:
+		return c.IsAdmin(), "admin"
+	case Head:
+		switch {
+		case c.IsAdmin():
+			return true, ""
+		case unit == 0:
+			return c.Tx.IsHead(me), "head"
+		}
+		return c.Tx.HeadsOver(me, unit), "head"
+	case Member:
+		switch {
+		case c.IsAdmin():
+			return true, ""
+		case unit == 0:
+			return len(c.Tx.UserUnits(me)) > 0, "member"
+		}
+		return c.Tx.RoleIn(me, unit) != "" || c.Tx.HeadsOver(me, unit), "member"
+	}
 	return false, "unknown"
+}
+
+// Can reports whether the sender may do what p allows on the unit; a
+// handler asks it once it knows its target.
+func (c *Context) Can(p Permission, unit uint64) bool {
+	ok, _ := c.bot.authorize(c, p, unit)
+	return ok
+}
+
+// Refuse answers that the sender may not do what p allows, saying who may.
+func (c *Context) Refuse(p Permission, unit uint64) error {
+	_, need := c.bot.authorize(c, p, unit)
+	c.handler += ":refused"
+	if c.Callback != nil {
+		return c.Answer(c.P.Text(messages.Notice{Name: "refused"}), true)
+	}
+	return c.Reply(messages.Refused{Need: need})
 }
 
 // Command is a slash command with a Vietnamese name and an English alias.
@@ -293,7 +333,7 @@ func (b *Bot) routeCommand(c *Context) error {
 			return err
 		}
 	}
-	if ok, need := b.authorize(c, cmd.Perm); !ok {
+	if ok, need := b.authorize(c, cmd.Perm, 0); !ok {
 		c.handler += ":refused"
 		return c.Reply(messages.Refused{Need: need})
 	}
@@ -339,7 +379,7 @@ func (b *Bot) routeCallback(c *Context) error {
 	}
 	// Authorize first: a refused press leaves the token valid for the
 	// person it belongs to.
-	if ok, _ := b.authorize(c, perm); !ok || (tok.UserID != 0 && (c.Sender == nil || c.Sender.ID != tok.UserID)) ||
+	if ok, _ := b.authorize(c, perm, 0); !ok || (tok.UserID != 0 && (c.Sender == nil || c.Sender.ID != tok.UserID)) ||
 		(c.Message != nil && tok.ChatID != 0 && c.Message.Chat.ID != tok.ChatID) {
 		c.handler += ":refused"
 		return notice("refused")

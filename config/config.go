@@ -31,6 +31,7 @@ type Config struct {
 	Telegram Telegram `toml:"telegram"`
 	Store    Store    `toml:"store"`
 	Bot      Bot      `toml:"bot"`
+	Units    Units    `toml:"units"`
 	HTTP     HTTP     `toml:"http"`
 	Log      Log      `toml:"log"`
 
@@ -83,6 +84,14 @@ type Bot struct {
 	ConversationTimeout Duration `toml:"conversation_timeout"`
 }
 
+// Units holds the organization tree's settings.
+type Units struct {
+	// InviteDays is how long an invite link stays valid.
+	InviteDays int `toml:"invite_days"`
+	// MemberInviteUses is how many people one member invite can let in.
+	MemberInviteUses int `toml:"member_invite_uses"`
+}
+
 // HTTP holds the operator's HTTP listener: /healthz and /metrics.
 type HTTP struct {
 	// Listen is host:port, e.g. "127.0.0.1:9090"; empty turns it off.
@@ -122,7 +131,8 @@ func Default() Config {
 			Admins:              []int64{},
 			ConversationTimeout: Duration{30 * time.Minute},
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Units: Units{InviteDays: 7, MemberInviteUses: 5000},
+		Log:   Log{Level: "info", Format: "text"},
 	}
 	// The zone database is embedded by main (time/tzdata), so this only
 	// fails in a binary built without it; Location then falls back to UTC.

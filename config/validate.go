@@ -80,6 +80,13 @@ func validate(cfg *Config) []Problem {
 		seen[id] = true
 	}
 
+	if d := cfg.Units.InviteDays; d < 1 || d > 365 {
+		report("units.invite_days", "%d is out of range: want 1 to 365", d)
+	}
+	if n := cfg.Units.MemberInviteUses; n < 1 || n > 1_000_000 {
+		report("units.member_invite_uses", "%d is out of range: want 1 to 1000000", n)
+	}
+
 	if l := cfg.HTTP.Listen; l != "" {
 		if _, port, err := net.SplitHostPort(l); err != nil || port == "" {
 			report("http.listen", "%q is not host:port (e.g. \"127.0.0.1:9090\")", l)

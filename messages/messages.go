@@ -140,6 +140,16 @@ func (p Printer) HTML(m Message) string {
 	return tidy(b.String())
 }
 
+// Item renders m as one line of a list: like HTML, but its leading
+// indentation is kept.
+func (p Printer) Item(m Message) string {
+	var b strings.Builder
+	if err := p.c.html[p.lang].ExecuteTemplate(&b, m.Key(), m); err != nil {
+		panic(fmt.Sprintf("messages: render %s/%s: %v", p.lang, m.Key(), err))
+	}
+	return strings.TrimRight(b.String(), " \n")
+}
+
 // Text renders m as plain text: button labels, notices, descriptions.
 func (p Printer) Text(m Message) string {
 	var b strings.Builder
@@ -181,6 +191,7 @@ func (c *Catalog) funcs(lang Lang) map[string]any {
 		"date":     func(t time.Time) string { return formatDate(t.In(c.loc), lang) },
 		"duration": func(d time.Duration) string { return formatDuration(d, lang) },
 		"num":      func(n int) string { return formatNumber(n, lang) },
+		"iterate": func(n int) []int { return make([]int, max(n, 0)) },
 		"plural": func(n int, one, other string) string {
 			if n == 1 {
 				return one

@@ -25,6 +25,14 @@
 //	fanouts        fan-out id (uint64) → FanOut, one message to many chats and its tally
 //	fanout_actions fan-out id (uint64) → Action, the message, stored once for all copies
 //	fanout_misses  fan-out id + chat id → empty, the chats a fan-out could not reach
+//	units          unit id (uint64) → Unit
+//	unit_codes     upper-cased unit code → unit id
+//	unit_children  parent id + child id → empty (parent 0: top level)
+//	unit_names     folded name + 0x00 + unit id → empty, for search
+//	members        unit id + user id → Membership
+//	user_units     user id + unit id → role ("head" | "member")
+//	invites        invite code (string) → Invite
+//	villages       village code ("02290/thon 3") → Village
 //	jobs           job name (string) → JobState, the scheduler's watermarks
 package store
 
@@ -68,12 +76,22 @@ var (
 	bucketDeliveries    = []byte("deliveries")
 	bucketOrigins       = []byte("origins")
 	bucketJobs          = []byte("jobs")
+	bucketUnits         = []byte("units")
+	bucketUnitCodes     = []byte("unit_codes")
+	bucketUnitChildren  = []byte("unit_children")
+	bucketUnitNames     = []byte("unit_names")
+	bucketMembers       = []byte("members")
+	bucketUserUnits     = []byte("user_units")
+	bucketInvites       = []byte("invites")
+	bucketVillages      = []byte("villages")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketUpdates, bucketJournal, bucketUsers, bucketChats,
 		bucketAdmins, bucketConversations, bucketTokens, bucketOutbox,
 		bucketOutboxChats, bucketDeliveries, bucketOrigins, bucketFanOuts,
-		bucketFanOutActions, bucketFanOutMisses, bucketJobs,
+		bucketFanOutActions, bucketFanOutMisses, bucketJobs, bucketUnits, bucketUnitCodes,
+		bucketUnitChildren, bucketUnitNames, bucketMembers, bucketUserUnits, bucketInvites,
+		bucketVillages,
 	}
 
 	keySchema      = []byte("schema")

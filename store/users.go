@@ -15,14 +15,22 @@ type User struct {
 	// ClientLanguage is the language code the person's Telegram app reports.
 	ClientLanguage string `json:"client_language,omitempty"`
 	// Language is the reply language the person chose ("" = not chosen).
-	Language  string    `json:"language,omitempty"`
+	Language string `json:"language,omitempty"`
+	// FullName ("Họ và tên") and Position ("Chức vụ") are what the person
+	// gave when joining a unit, so rosters read "Nguyễn Thị Hoa — Chủ
+	// tịch Hội LHPN xã", not a nickname.
+	FullName  string    `json:"full_name,omitempty"`
+	Position  string    `json:"position,omitempty"`
 	FirstSeen time.Time `json:"first_seen"`
 	LastSeen  time.Time `json:"last_seen"`
 }
 
-// DisplayName is the person's name as Telegram shows it.
+// DisplayName is the person's full name if they gave it, else their name
+// as Telegram shows it.
 func (u User) DisplayName() string {
 	switch {
+	case u.FullName != "":
+		return u.FullName
 	case u.FirstName != "" && u.LastName != "":
 		return u.FirstName + " " + u.LastName
 	case u.FirstName != "":
@@ -83,4 +91,28 @@ type Admin struct {
 // Admins named in the configuration are not stored.
 func (tx *Tx) IsStoredAdmin(userID int64) bool {
 	return tx.bucket(bucketAdmins).Get(id(userID)) != nil
+}
+
+// GrantAdmin makes the person an admin; it reports whether they were not
+// one already.
+func (tx *Tx) GrantAdmin(userID, by int64, at time.Time) (bool, error) {
+	if tx.IsStoredAdmin(userID) {
+		return false, nil
+	}
+	return true, putJSON(tx.bucket(bucketAdmins), id(userID), Admin{UserID: userID, GrantedBy: by, GrantedAt: at})
+}
+
+// RevokeAdmin takes admin rights granted in chat away; it reports whether
+// the person had them.
+func (tx *Tx) RevokeAdmin(userID int64) (bool, error) {
+	if !tx.IsStoredAdmin(userID) {
+		return false, nil
+	}
+	return true, tx.bucket(bucketAdmins).Delete(id(userID))
+}
+
+// HasStoredAdmins reports whether any admin was granted in chat.
+func (tx *Tx) HasStoredAdmins() bool {
+	k, _ := tx.bucket(bucketAdmins).Cursor().First()
+	return k != nil
 }

@@ -1,0 +1,307 @@
+package messages
+
+import "time"
+
+// Messages of the organization tree: units, invites, members, admins.
+
+// UnitKind is a unit kind's display name ("Hội LHPN").
+type UnitKind struct{ Kind string }
+
+func (k UnitKind) Key() string { return "unitkind." + k.Kind }
+
+// UnitLine is one unit in a list.
+type UnitLine struct {
+	Depth          int
+	Name, Code     string
+	Kind           string // display name
+	Path           string // the place's path, "Thái Bình › Tuyên Quang"
+	Heads, Members int
+	Groups         int // linked group chats (later issues)
+}
+
+func (UnitLine) Key() string { return "unit_line" }
+
+// UnitListHeader heads a list of units: Mode "mine", "all" or "search".
+type UnitListHeader struct {
+	Mode  string
+	Query string
+	Count int
+}
+
+func (UnitListHeader) Key() string { return "unit_list_header" }
+
+// NoUnits answers /donvi for a person in no unit.
+type NoUnits struct{}
+
+func (NoUnits) Key() string { return "no_units" }
+
+// AskUnitName asks for a new unit's name.
+type AskUnitName struct{}
+
+func (AskUnitName) Key() string { return "ask_unit_name" }
+
+// AskUnitKind asks for a new unit's kind, with buttons.
+type AskUnitKind struct{ Name string }
+
+func (AskUnitKind) Key() string { return "ask_unit_kind" }
+
+// AskParent asks which unit directs the new one.
+type AskParent struct {
+	Name     string
+	CanBeTop bool
+}
+
+func (AskParent) Key() string { return "ask_parent" }
+
+// AskPlace asks for a new unit's place, offering to skip.
+type AskPlace struct {
+	Name        string
+	ParentPlace string
+}
+
+func (AskPlace) Key() string { return "ask_place" }
+
+// AskWhichUnit asks which unit a command is about.
+type AskWhichUnit struct{ Command string }
+
+func (AskWhichUnit) Key() string { return "ask_which_unit" }
+
+// ChooseUnit offers the units a name could mean.
+type ChooseUnit struct{ Query string }
+
+func (ChooseUnit) Key() string { return "choose_unit" }
+
+// ChoosePlace offers the places a name could mean.
+type ChoosePlace struct{ Query string }
+
+func (ChoosePlace) Key() string { return "choose_place" }
+
+// UnitNotFound says no unit matches.
+type UnitNotFound struct{ Query string }
+
+func (UnitNotFound) Key() string { return "unit_not_found" }
+
+// PlaceNotFound says no place matches.
+type PlaceNotFound struct{ Query string }
+
+func (PlaceNotFound) Key() string { return "place_not_found" }
+
+// BadKind says a kind is not one danvan knows and lists those it does.
+type BadKind struct {
+	Kind  string
+	Kinds []KindOption
+}
+
+func (BadKind) Key() string { return "bad_kind" }
+
+// KindOption is a kind's code and display name.
+type KindOption struct{ Code, Name string }
+
+// CodeTaken says another unit has this code.
+type CodeTaken struct{ Code string }
+
+func (CodeTaken) Key() string { return "code_taken" }
+
+// UnitCreated confirms a new unit.
+type UnitCreated struct {
+	Name, Code, Kind string
+	Parent, Place    string
+}
+
+func (UnitCreated) Key() string { return "unit_created" }
+
+// ChooseField asks which of a unit's fields to change.
+type ChooseField struct{ Name string }
+
+func (ChooseField) Key() string { return "choose_field" }
+
+// AskNewValue asks for the new value of a field ("name", "kind",
+// "parent", "place").
+type AskNewValue struct {
+	Field   string
+	Current string
+}
+
+func (AskNewValue) Key() string { return "ask_new_value" }
+
+// UnitUpdated confirms a change.
+type UnitUpdated struct {
+	Name, Code string
+	Field      string
+	Value      string
+}
+
+func (UnitUpdated) Key() string { return "unit_updated" }
+
+// MoveRefused says a unit cannot go under itself or its own units.
+type MoveRefused struct{ Name string }
+
+func (MoveRefused) Key() string { return "move_refused" }
+
+// ConfirmDeleteUnit asks before deleting.
+type ConfirmDeleteUnit struct{ Name, Code string }
+
+func (ConfirmDeleteUnit) Key() string { return "confirm_delete_unit" }
+
+// UnitDeleted confirms a deletion.
+type UnitDeleted struct{ Name, Code string }
+
+func (UnitDeleted) Key() string { return "unit_deleted" }
+
+// DeleteRefused explains why a unit cannot be deleted.
+type DeleteRefused struct {
+	Name              string
+	Children, Members int
+}
+
+func (DeleteRefused) Key() string { return "delete_refused" }
+
+// InviteCreated gives an invite link.
+type InviteCreated struct {
+	Unit    string
+	Head    bool
+	Link    string
+	Expires time.Time
+	Uses    int
+}
+
+func (InviteCreated) Key() string { return "invite_created" }
+
+// InviteRevoked confirms that a link no longer works.
+type InviteRevoked struct{ Unit string }
+
+func (InviteRevoked) Key() string { return "invite_revoked" }
+
+// ChooseInvite lists the links a person may revoke, as buttons.
+type ChooseInvite struct{ Count int }
+
+func (ChooseInvite) Key() string { return "choose_invite" }
+
+// InviteLabel is an invite's button label.
+type InviteLabel struct {
+	Unit    string
+	Head    bool
+	Expires time.Time
+}
+
+func (InviteLabel) Key() string { return "invite_label" }
+
+// InviteInvalid explains why a link cannot be used: "expired", "used",
+// "revoked", "unknown".
+type InviteInvalid struct{ Reason string }
+
+func (InviteInvalid) Key() string { return "invite_invalid" }
+
+// Joined welcomes a person into a unit and asks for their full name.
+type Joined struct {
+	Unit    string
+	Head    bool
+	Already bool
+	// AskName is set when the person has not given their full name yet.
+	AskName bool
+}
+
+func (Joined) Key() string { return "joined" }
+
+// AskFullName asks again for the full name.
+type AskFullName struct{}
+
+func (AskFullName) Key() string { return "ask_full_name" }
+
+// AskPosition asks for the person's position; members may skip.
+type AskPosition struct {
+	Name     string
+	Required bool
+}
+
+func (AskPosition) Key() string { return "ask_position" }
+
+// BadFullName says a name is too short or too long.
+type BadFullName struct{}
+
+func (BadFullName) Key() string { return "bad_full_name" }
+
+// ProfileSaved confirms name and position.
+type ProfileSaved struct{ FullName, Position string }
+
+func (ProfileSaved) Key() string { return "profile_saved" }
+
+// NewMemberNotice tells a unit's heads who joined.
+type NewMemberNotice struct {
+	Name, Position string
+	Unit           string
+	Head           bool
+}
+
+func (NewMemberNotice) Key() string { return "new_member_notice" }
+
+// MemberListHeader heads a unit's roster.
+type MemberListHeader struct {
+	Unit           string
+	Heads, Members int
+}
+
+func (MemberListHeader) Key() string { return "member_list_header" }
+
+// MemberLine is one person in a roster.
+type MemberLine struct {
+	Name, Position string
+	UserID         int64
+	Head           bool
+}
+
+func (MemberLine) Key() string { return "member_line" }
+
+// MemberRemoved confirms a removal.
+type MemberRemoved struct{ Name, Unit string }
+
+func (MemberRemoved) Key() string { return "member_removed" }
+
+// NotAMember says the person is not in the unit.
+type NotAMember struct {
+	Unit   string
+	UserID int64
+}
+
+func (NotAMember) Key() string { return "not_a_member" }
+
+// ConfirmLeave asks before leaving a unit.
+type ConfirmLeave struct{ Unit string }
+
+func (ConfirmLeave) Key() string { return "confirm_leave" }
+
+// LeftUnit confirms leaving.
+type LeftUnit struct{ Unit string }
+
+func (LeftUnit) Key() string { return "left_unit" }
+
+// AskUserID asks for a numeric Telegram user id.
+type AskUserID struct{ Command string }
+
+func (AskUserID) Key() string { return "ask_user_id" }
+
+// BadUserID says an argument is not a user id.
+type BadUserID struct{ Arg string }
+
+func (BadUserID) Key() string { return "bad_user_id" }
+
+// AdminChange reports a grant or revocation. Change is "granted",
+// "already", "revoked", "not_admin", "config" (named in the
+// configuration: cannot be revoked in chat) or "self".
+type AdminChange struct {
+	Change string
+	Name   string
+	UserID int64
+}
+
+func (AdminChange) Key() string { return "admin_change" }
+
+// AdminClaimed welcomes the first admin.
+type AdminClaimed struct{}
+
+func (AdminClaimed) Key() string { return "admin_claimed" }
+
+// Done says an action was cancelled with the Hủy button.
+type Dismissed struct{}
+
+func (Dismissed) Key() string { return "dismissed" }
