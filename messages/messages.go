@@ -191,7 +191,7 @@ func (c *Catalog) funcs(lang Lang) map[string]any {
 		"date":     func(t time.Time) string { return formatDate(t.In(c.loc), lang) },
 		"duration": func(d time.Duration) string { return formatDuration(d, lang) },
 		"num":      func(n int) string { return formatNumber(n, lang) },
-		"iterate": func(n int) []int { return make([]int, max(n, 0)) },
+		"iterate":  func(n int) []int { return make([]int, max(n, 0)) },
 		"plural": func(n int, one, other string) string {
 			if n == 1 {
 				return one
