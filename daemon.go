@@ -39,7 +39,7 @@ func runCommand(args []string, stderr io.Writer, environ []string) int {
 	log := newLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := newApp(cfg, log, appOptions{})
+	a, err := newApp(cfg, log, appOptions{Console: os.Stdout})
 	if err != nil {
 		if errors.Is(err, store.ErrLocked) {
 			fmt.Fprintf(stderr, "danvan: the database %s is in use by another process (is danvan already running?)\n", cfg.Store.Path)
@@ -59,6 +59,9 @@ func runCommand(args []string, stderr io.Writer, environ []string) int {
 type appOptions struct {
 	Clock     clock.Clock
 	Transport http.RoundTripper
+	// Console is where the operator reads one-time notes (the first-run
+	// admin claim link): stdout for `danvan run`.
+	Console io.Writer
 }
 
 // app is the wired bot: store, messages, Telegram client, router, sender,
@@ -124,6 +127,8 @@ func (a *app) build(o appOptions) error {
 		Admins: cfg.Bot.Admins, Language: lang,
 		ConversationTimeout: cfg.Bot.ConversationTimeout.Duration, Wake: a.sender.Wake,
 		Metrics: bot.NewMetrics(a.metrics), Estimate: a.sender.Estimate,
+		InviteDays: cfg.Units.InviteDays, MemberInviteUses: cfg.Units.MemberInviteUses,
+		Console: o.Console,
 	})
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"runtime"
@@ -21,6 +22,7 @@ import (
 
 	"danvan/clock"
 	"danvan/messages"
+	"danvan/places"
 	"danvan/store"
 )
 
@@ -42,6 +44,16 @@ type Options struct {
 	// Estimate says how long delivering n more messages will take (the
 	// sender knows the limits and the queue); nil: unknown, zero.
 	Estimate func(n int) time.Duration
+	// Places is the official directory of provinces and communes
+	// (default: the embedded one).
+	Places *places.Directory
+	// InviteDays is how long invite links stay valid (default 7);
+	// MemberInviteUses how many people a member invite lets in (5000).
+	InviteDays       int
+	MemberInviteUses int
+	// Console receives what only the operator should see, such as the
+	// first-run admin claim link (default: nowhere).
+	Console io.Writer
 }
 
 // Bot routes updates to handlers. Build it with New, register features,
@@ -57,6 +69,12 @@ type Bot struct {
 	wake     func()
 	estimate func(n int) time.Duration
 	metrics  *Metrics
+	places   *places.Directory
+	console  io.Writer
+	invites  inviteSettings
+	// claim is the one-time code that makes its first user an admin, set
+	// at start when no admin exists; cleared on use (OnCommit).
+	claim    atomic.Pointer[string]
 	poll     pollState
 	identity atomic.Pointer[Identity]
 
@@ -91,6 +109,18 @@ func New(o Options) (*Bot, error) {
 	if o.Estimate == nil {
 		o.Estimate = func(int) time.Duration { return 0 }
 	}
+	if o.Console == nil {
+		o.Console = io.Discard
+	}
+	if o.Places == nil {
+		o.Places = places.Default()
+	}
+	if o.InviteDays <= 0 {
+		o.InviteDays = 7
+	}
+	if o.MemberInviteUses <= 0 {
+		o.MemberInviteUses = 5000
+	}
 	b := &Bot{
 		store:     o.Store,
 		msgs:      o.Messages,
@@ -102,6 +132,9 @@ func New(o Options) (*Bot, error) {
 		wake:      o.Wake,
 		metrics:   o.Metrics,
 		estimate:  o.Estimate,
+		places:    o.Places,
+		console:   o.Console,
+		invites:   inviteSettings{ttl: time.Duration(o.InviteDays) * 24 * time.Hour, memberUses: o.MemberInviteUses},
 		byName:    make(map[string]*Command),
 		callbacks: make(map[string]*CallbackHandler),
 		wizards:   make(map[string]*Wizard),
@@ -111,8 +144,10 @@ func New(o Options) (*Bot, error) {
 		b.admins[id] = true
 	}
 	b.identity.Store(&Identity{})
-	if err := b.registerCore(); err != nil {
-		return nil, err
+	for _, register := range []func() error{b.registerCore, b.registerUnits, b.registerMembers, b.registerAdmins} {
+		if err := register(); err != nil {
+			return nil, err
+		}
 	}
 	return b, nil
 }

@@ -44,6 +44,9 @@ func (b *Bot) Run(ctx context.Context, m Messenger, pollTimeout time.Duration) e
 	}
 	b.SetIdentity(me)
 	b.poll.ok()
+	if err := b.OfferClaim(b.console); err != nil {
+		b.log.Error("offering the admin claim link failed", "err", err)
+	}
 	b.log.Info("connected to the messenger", "bot", me.Username, "bot_id", me.ID)
 	if err := b.retry(ctx, "deleteWebhook", func() error { return m.DeleteWebhook(ctx) }); err != nil || ctx.Err() != nil {
 		return err

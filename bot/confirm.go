@@ -1,0 +1,26 @@
+package bot
+
+import (
+	"danvan/messages"
+)
+
+// Confirm asks before something consequential: the reply to the command is
+// the question, with Xác nhận / Hủy (Confirm / Cancel) buttons whose press
+// goes to handler with data kept on the server. The keyboard works once.
+func (c *Context) Confirm(handler, data string, question messages.Message) error {
+	keyboard, err := c.Keyboard(handler, KeyboardOptions{Data: data},
+		[]Key{{Text: c.P.Text(messages.Button{Name: "confirm"}), Payload: "yes"}, {Text: c.P.Text(messages.Button{Name: "cancel"}), Payload: "no"}})
+	if err != nil {
+		return err
+	}
+	return c.Reply(question, keyboard...)
+}
+
+// Confirmed reads a confirmation press: true for Xác nhận. For Hủy it has
+// already turned the question into "Đã hủy".
+func (c *Context) Confirmed(payload string) (bool, error) {
+	if payload == "yes" {
+		return true, nil
+	}
+	return false, c.EditHTML(c.P.HTML(messages.Dismissed{}))
+}
