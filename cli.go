@@ -11,7 +11,7 @@ import (
 )
 
 // loadConfig parses the -config flag and loads file and environment. On
-// problems it prints them all and returns nil.
+// problems it prints them all and returns false.
 func loadConfig(name string, args []string, stderr io.Writer, environ []string) (*config.Config, bool) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -23,19 +23,7 @@ func loadConfig(name string, args []string, stderr io.Writer, environ []string) 
 		fmt.Fprintf(stderr, "danvan %s: unexpected argument %q\n", name, fs.Arg(0))
 		return nil, false
 	}
-	cfg, problems := config.Load(*path, environ)
-	if len(problems) > 0 {
-		where := *path
-		if where == "" {
-			where = "built-in defaults"
-		}
-		fmt.Fprintf(stderr, "danvan: the configuration (%s and environment) has %d problem(s):\n", where, len(problems))
-		for _, p := range problems {
-			fmt.Fprintln(stderr, "  "+p.String())
-		}
-		return nil, false
-	}
-	return cfg, true
+	return loadConfigFile(name, *path, stderr, environ, true)
 }
 
 func checkConfigCommand(args []string, stdout, stderr io.Writer, environ []string) int {

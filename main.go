@@ -24,6 +24,8 @@ const usage = `danvan — Trợ lý Dân vận, a Telegram bot for the Fatherlan
 Usage:
   danvan run [-config FILE]           run the bot until SIGINT/SIGTERM
   danvan check-config [-config FILE]  check the configuration file and environment
+  danvan import-units [-config FILE] units.csv|units.xlsx
+                                      create or update units from a file (bot stopped)
   danvan version                      print the version
 
 Without -config, built-in defaults (those of config.example.toml) and the
@@ -41,6 +43,8 @@ func dispatch(args []string, stdout, stderr io.Writer, environ []string) int {
 		return runCommand(args[1:], stderr, environ)
 	case "check-config":
 		return checkConfigCommand(args[1:], stdout, stderr, environ)
+	case "import-units":
+		return importUnitsCommand(args[1:], stdout, stderr, environ)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "danvan", versionString())
 		return 0

@@ -155,6 +155,16 @@ func (c *Config) Location() *time.Location {
 // there is no problem; otherwise it returns nil and every problem found,
 // sorted by line and key.
 func Load(path string, environ []string) (*Config, []Problem) {
+	return load(path, environ, true)
+}
+
+// LoadOffline is Load for commands that do not talk to Telegram (imports,
+// backups): an empty token is not a problem for them.
+func LoadOffline(path string, environ []string) (*Config, []Problem) {
+	return load(path, environ, false)
+}
+
+func load(path string, environ []string, needToken bool) (*Config, []Problem) {
 	cfg := Default()
 	var (
 		problems []Problem
@@ -184,7 +194,7 @@ func Load(path string, environ []string) (*Config, []Problem) {
 	env := applyEnv(&cfg, environ)
 	problems = append(problems, env.problems...)
 
-	for _, p := range validate(&cfg) {
+	for _, p := range validate(&cfg, needToken) {
 		switch {
 		case env.vars[p.Key] != "":
 			p.Env = env.vars[p.Key]

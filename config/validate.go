@@ -13,14 +13,14 @@ import (
 // validate checks the values of cfg against each other and the world, loads
 // its time zone, and returns the problems found. The problems name their key
 // only; Load locates them in the file or the environment.
-func validate(cfg *Config) []Problem {
+func validate(cfg *Config, needToken bool) []Problem {
 	var problems []Problem
 	report := func(key, format string, args ...any) {
 		problems = append(problems, Problem{Key: key, Message: fmt.Sprintf(format, args...)})
 	}
 
 	tg := cfg.Telegram
-	if tg.Token == "" {
+	if tg.Token == "" && needToken {
 		// Whatever is wrong with the token, its value stays out of the
 		// message: problems are printed and logged.
 		report("telegram.token", "is empty: set it in the file or %s", envName("telegram.token"))

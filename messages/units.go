@@ -305,3 +305,34 @@ func (AdminClaimed) Key() string { return "admin_claimed" }
 type Dismissed struct{}
 
 func (Dismissed) Key() string { return "dismissed" }
+
+// ImportProblem is one bad line of a unit file, for the command line:
+// Problem is "missing_code", "missing_name", "bad_kind", "duplicate_code",
+// "unknown_parent", "cycle", "unknown_place", "missing_column",
+// "unknown_column".
+type ImportProblem struct {
+	Line    int
+	Problem string
+	Value   string
+	Other   int
+}
+
+func (ImportProblem) Key() string { return "import_problem" }
+
+// ImportSummary reports a successful import.
+type ImportSummary struct{ Created, Updated, Unchanged int }
+
+func (ImportSummary) Key() string { return "import_summary" }
+
+// ImportFailed heads the list of problems: nothing was written.
+type ImportFailed struct {
+	File     string
+	Problems int
+}
+
+func (ImportFailed) Key() string { return "import_failed" }
+
+// ImportBotRunning says the store is held by the running bot.
+type ImportBotRunning struct{ Path string }
+
+func (ImportBotRunning) Key() string { return "import_bot_running" }
