@@ -33,6 +33,12 @@ type harness struct {
 
 func newHarness(t *testing.T, register ...func(*Bot) error) *harness {
 	t.Helper()
+	return newHarnessWith(t, func(*Options) {}, register...)
+}
+
+// newHarnessWith lets a test change the bot's options.
+func newHarnessWith(t *testing.T, change func(*Options), register ...func(*Bot) error) *harness {
+	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "bot.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +49,9 @@ func newHarness(t *testing.T, register ...func(*Bot) error) *harness {
 		t.Fatal(err)
 	}
 	clk := clock.NewFake(time.Date(2026, 11, 30, 1, 0, 0, 0, time.UTC))
-	b, err := New(Options{Store: st, Messages: cat, Clock: clk, Admins: []int64{adminID}})
+	o := Options{Store: st, Messages: cat, Clock: clk, Admins: []int64{adminID}}
+	change(&o)
+	b, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

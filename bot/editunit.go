@@ -124,9 +124,6 @@ func (b *Bot) editUnit(c *Context) error {
 	if err != nil || !ok {
 		return err
 	}
-	if !c.Can(Head, u.ID) {
-		return c.Refuse(Head, u.ID)
-	}
 	conv, err := c.StartConversation(wizardEditUnit, "field", map[string]string{"unit": strconv.FormatUint(u.ID, 10)})
 	if err != nil {
 		return err
@@ -343,9 +340,6 @@ func (b *Bot) applyEdit(c *Context, conv *store.Conversation, value string) erro
 func (b *Bot) deleteUnit(c *Context) error {
 	u, ok, err := b.unitArg(c, c.Args, then(cmdDeleteUnit, ""))
 	if err != nil || !ok {
-		return err
-	}
-	if ok, err := b.mayDelete(c, u); err != nil || !ok {
 		return err
 	}
 	return c.Confirm(callbackDeleteUnit, strconv.FormatUint(u.ID, 10), messages.ConfirmDeleteUnit{Name: u.Name, Code: u.Code})

@@ -44,11 +44,11 @@ type inviteSettings struct {
 
 func (b *Bot) registerMembers() error {
 	for _, cmd := range []Command{
-		{Name: cmdInvite, Alias: "invite", Perm: Head, Menu: true, Handle: b.invite},
+		{Name: cmdInvite, Alias: "invite", Perm: Head, On: TargetUnit, Menu: true, Handle: b.invite},
 		{Name: cmdRevokeInvite, Alias: "revokeinvite", Perm: Head, Menu: true, Handle: b.revokeInvite},
-		{Name: cmdMembers, Alias: "members", Perm: Member, Menu: true, Handle: b.members},
-		{Name: cmdRemoveMember, Alias: "removemember", Perm: Head, Menu: true, Handle: b.removeMember},
-		{Name: cmdLeave, Alias: "leave", Perm: Member, Menu: true, Handle: b.leave},
+		{Name: cmdMembers, Alias: "members", Perm: Member, On: TargetUnit, Menu: true, Handle: b.members},
+		{Name: cmdRemoveMember, Alias: "removemember", Perm: Head, On: TargetUnit, Menu: true, Handle: b.removeMember},
+		{Name: cmdLeave, Alias: "leave", Perm: Member, On: TargetUnit, Menu: true, Handle: b.leave},
 	} {
 		if err := b.HandleCommand(cmd); err != nil {
 			return err
@@ -105,9 +105,6 @@ func (b *Bot) invite(c *Context) error {
 	u, ok, err := b.unitArg(c, query, then(cmdInvite, rest))
 	if err != nil || !ok {
 		return err
-	}
-	if !c.Can(Head, u.ID) {
-		return c.Refuse(Head, u.ID)
 	}
 	code, err := randomCode(invitePrefix)
 	if err != nil {
@@ -362,20 +359,29 @@ func (b *Bot) profileDone(c *Context, conv *store.Conversation) error {
 	return c.Reply(messages.ProfileSaved{FullName: c.User.FullName, Position: c.User.Position})
 }
 
-// announceJoin tells the unit's other heads, each in their language.
+// announceJoin tells the unit's other heads, each in their language; a
+// unit without heads has its news go to the nearest unit above that has.
 func (b *Bot) announceJoin(c *Context, u store.Unit, head bool) error {
-	for _, m := range c.Tx.Members(u.ID) {
-		if m.Role != store.RoleHead || m.UserID == c.Sender.ID {
-			continue
+	var heads []int64
+	for _, id := range append([]uint64{u.ID}, c.Tx.Ancestors(u.ID)...) {
+		for _, m := range c.Tx.Members(id) {
+			if m.Role == store.RoleHead && m.UserID != c.Sender.ID {
+				heads = append(heads, m.UserID)
+			}
 		}
+		if len(heads) > 0 {
+			break
+		}
+	}
+	for _, headID := range heads {
 		lang := b.lang
-		if hu, err := c.Tx.User(m.UserID); err == nil {
+		if hu, err := c.Tx.User(headID); err == nil {
 			lang = b.language(hu)
 		}
 		text := b.msgs.For(lang).HTML(messages.NewMemberNotice{
 			Name: c.User.DisplayName(), Position: c.User.Position, Unit: u.Name, Head: head,
 		})
-		if err := c.Enqueue(m.UserID, store.PriorityInteractive, store.Action{Kind: store.ActSend, Text: text}); err != nil {
+		if err := c.Enqueue(headID, store.PriorityInteractive, store.Action{Kind: store.ActSend, Text: text}); err != nil {
 			return err
 		}
 	}
@@ -387,9 +393,6 @@ func (b *Bot) members(c *Context) error {
 	u, ok, err := b.unitArg(c, c.Args, then(cmdMembers, ""))
 	if err != nil || !ok {
 		return err
-	}
-	if !c.Can(Member, u.ID) {
-		return c.Refuse(Member, u.ID)
 	}
 	return c.ReplyList(listMembers, strconv.FormatUint(u.ID, 10))
 }
@@ -427,9 +430,6 @@ func (b *Bot) removeMember(c *Context) error {
 	u, ok, err := b.unitArg(c, field(fs, 0), then(cmdRemoveMember, "| "+field(fs, 1)))
 	if err != nil || !ok {
 		return err
-	}
-	if !c.Can(Head, u.ID) {
-		return c.Refuse(Head, u.ID)
 	}
 	arg := field(fs, 1)
 	if arg == "" {

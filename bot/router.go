@@ -103,6 +103,23 @@ func (c *Context) Refuse(p Permission, unit uint64) error {
 	return c.Reply(messages.Refused{Need: need})
 }
 
+// Target says which unit a command's permission applies to, once the
+// command knows its unit (the first argument: a code or a name).
+type Target int
+
+// Targets.
+const (
+	// NoTarget: the permission applies as such (Head means "a head of
+	// some unit"); a handler that acts on several units checks each.
+	NoTarget Target = iota
+	// TargetUnit: the permission applies to the unit named.
+	TargetUnit
+	// TargetParent: the permission applies to the named unit's parent —
+	// removing a unit takes rights over the unit above it; a top-level
+	// unit takes an admin.
+	TargetParent
+)
+
 // Command is a slash command with a Vietnamese name and an English alias.
 type Command struct {
 	// Name is the Vietnamese name ("trogiup"); it also keys the command's
@@ -110,6 +127,8 @@ type Command struct {
 	// ("help"); empty when both languages use Name.
 	Name, Alias string
 	Perm        Permission
+	// On is the unit the permission applies to once it is known.
+	On Target
 	// Private commands are refused in groups with a link to the private chat.
 	Private bool
 	// Menu puts the command in the client's command menu.

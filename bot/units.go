@@ -39,10 +39,11 @@ const (
 
 func (b *Bot) registerUnits() error {
 	for _, cmd := range []Command{
-		{Name: cmdAddUnit, Alias: "addunit", Perm: Head, Menu: true, Handle: b.addUnit},
+		// The unit /themdonvi's permission applies to is the new unit's parent.
+		{Name: cmdAddUnit, Alias: "addunit", Perm: Head, On: TargetUnit, Menu: true, Handle: b.addUnit},
 		{Name: cmdUnits, Alias: "units", Perm: Person, Menu: true, Handle: b.listUnits},
-		{Name: cmdEditUnit, Alias: "editunit", Perm: Head, Menu: true, Handle: b.editUnit},
-		{Name: cmdDeleteUnit, Alias: "deleteunit", Perm: Head, Menu: true, Handle: b.deleteUnit},
+		{Name: cmdEditUnit, Alias: "editunit", Perm: Head, On: TargetUnit, Menu: true, Handle: b.editUnit},
+		{Name: cmdDeleteUnit, Alias: "deleteunit", Perm: Head, On: TargetParent, Menu: true, Handle: b.deleteUnit},
 	} {
 		if err := b.HandleCommand(cmd); err != nil {
 			return err
@@ -152,11 +153,38 @@ func (b *Bot) placePath(tx *store.Tx, code string) string {
 	return b.places.Path(code)
 }
 
-// unitArg finds the unit a command names in query. When it cannot decide,
-// it has already answered — asked for a name, offered buttons, or said no
-// unit matches — and returns ok false. A button press runs the command
-// again with the chosen unit's code in place of query (then).
+// unitArg finds the unit a command names in query and checks the
+// command's permission on it (its declared target), with the one
+// authorization function. When it cannot decide or refuses, it has
+// already answered — asked for a name, offered buttons, said no unit
+// matches, or refused — and returns ok false. A button press runs the
+// command again with the chosen unit's code in place of query (then).
 func (b *Bot) unitArg(c *Context, query, then string) (store.Unit, bool, error) {
+	u, ok, err := b.findUnitArg(c, query, then)
+	if err != nil || !ok {
+		return u, ok, err
+	}
+	command, _, _ := strings.Cut(then, "\n")
+	cmd := b.byName[command]
+	target := u.ID
+	switch {
+	case cmd == nil || cmd.On == NoTarget:
+		return u, true, nil
+	case cmd.On == TargetParent && u.Parent == 0:
+		if !c.Can(Admin, 0) {
+			return u, false, c.Refuse(Admin, 0)
+		}
+		return u, true, nil
+	case cmd.On == TargetParent:
+		target = u.Parent
+	}
+	if !c.Can(cmd.Perm, target) {
+		return u, false, c.Refuse(cmd.Perm, target)
+	}
+	return u, true, nil
+}
+
+func (b *Bot) findUnitArg(c *Context, query, then string) (store.Unit, bool, error) {
 	if names.Clean(query) == "" {
 		if _, err := c.StartConversation(wizardPickUnit, "unit", map[string]string{"then": then}); err != nil {
 			return store.Unit{}, false, err
@@ -300,7 +328,11 @@ func (b *Bot) findPlace(c *Context, query string) (code string, candidates []pla
 func (b *Bot) placeKeyboard(c *Context, handler string, o KeyboardOptions, candidates []places.Place, skip bool) ([][]store.Button, error) {
 	var rows [][]Key
 	for _, p := range candidates {
-		rows = append(rows, []Key{{Text: p.Name + " · " + b.places.Path(p.Parent), Payload: "place:" + p.Code}})
+		label := p.Name
+		if p.Parent != "" {
+			label += " · " + b.places.Path(p.Parent)
+		}
+		rows = append(rows, []Key{{Text: label, Payload: "place:" + p.Code}})
 	}
 	if skip {
 		rows = append(rows, []Key{{Text: c.P.Text(messages.Button{Name: "skip"}), Payload: "skip"}})
