@@ -54,6 +54,9 @@ func importUnitsCommand(args []string, stdout, stderr io.Writer, environ []strin
 		fmt.Fprintf(stderr, "danvan: %s: %v\n", file, err)
 		return 1
 	}
+	if rows == nil { // the columns are wrong: no line can be read, and the store is not touched
+		return printImportProblems(stderr, p, file, problems)
+	}
 	st, err := store.Open(cfg.Store.Path, store.Options{})
 	if errors.Is(err, store.ErrLocked) {
 		fmt.Fprintln(stderr, p.Text(messages.ImportBotRunning{Path: cfg.Store.Path}))
@@ -64,35 +67,40 @@ func importUnitsCommand(args []string, stdout, stderr io.Writer, environ []strin
 		return 1
 	}
 	defer st.Close()
+	// The columns are right: check every line against the store.
 	var sum store.ImportSummary
-	if rows != nil { // the columns are right: check every line against the store
-		err = st.Update(context.Background(), func(tx *store.Tx) error {
-			var bad []store.ImportProblem
-			var err error
-			sum, bad, err = tx.ImportUnits(rows, time.Now())
-			for _, b := range bad {
-				problems = append(problems, messages.ImportProblem(b))
-			}
-			if err == nil && len(problems) > 0 {
-				err = store.ErrImport
-			}
-			return err // ErrImport rolls everything back
-		})
-		if err != nil && !errors.Is(err, store.ErrImport) {
-			fmt.Fprintln(stderr, "danvan:", err)
-			return 1
+	err = st.Update(context.Background(), func(tx *store.Tx) error {
+		var bad []store.ImportProblem
+		var err error
+		sum, bad, err = tx.ImportUnits(rows, time.Now())
+		for _, b := range bad {
+			problems = append(problems, messages.ImportProblem(b))
 		}
+		if err == nil && len(problems) > 0 {
+			err = store.ErrImport
+		}
+		return err // ErrImport rolls everything back
+	})
+	if err != nil && !errors.Is(err, store.ErrImport) {
+		fmt.Fprintln(stderr, "danvan:", err)
+		return 1
 	}
 	if len(problems) > 0 {
-		slices.SortStableFunc(problems, func(a, b messages.ImportProblem) int { return a.Line - b.Line })
-		fmt.Fprintln(stderr, p.Text(messages.ImportFailed{File: filepath.Base(file), Problems: len(problems)}))
-		for _, pr := range problems {
-			fmt.Fprintln(stderr, "  "+p.Text(pr))
-		}
-		return 1
+		return printImportProblems(stderr, p, file, problems)
 	}
 	fmt.Fprintln(stdout, p.Text(messages.ImportSummary(sum)))
 	return 0
+}
+
+// printImportProblems tells that nothing was imported and lists every
+// problem by line; it returns the exit status.
+func printImportProblems(stderr io.Writer, p messages.Printer, file string, problems []messages.ImportProblem) int {
+	slices.SortStableFunc(problems, func(a, b messages.ImportProblem) int { return a.Line - b.Line })
+	fmt.Fprintln(stderr, p.Text(messages.ImportFailed{File: filepath.Base(file), Problems: len(problems)}))
+	for _, pr := range problems {
+		fmt.Fprintln(stderr, "  "+p.Text(pr))
+	}
+	return 1
 }
 
 // readUnitFile reads and checks the columns and places of a unit file;

@@ -52,13 +52,15 @@ func (tx *Tx) ImportUnits(rows []ImportRow, at time.Time) (ImportSummary, []Impo
 	}
 	byCode := make(map[string]ImportRow, len(rows))
 	for _, r := range rows {
-		switch {
-		case r.Code == "":
+		if r.Code == "" {
 			report(r.Line, "missing_code", "")
 			continue
-		case r.Name == "":
+		}
+		// Both can be wrong on one line: report each.
+		if r.Name == "" {
 			report(r.Line, "missing_name", r.Code)
-		case !ValidUnitKind(r.Kind):
+		}
+		if !ValidUnitKind(r.Kind) {
 			report(r.Line, "bad_kind", r.Kind)
 		}
 		key := string(codeKey(r.Code))
@@ -79,21 +81,42 @@ func (tx *Tx) ImportUnits(rows []ImportRow, at time.Time) (ImportSummary, []Impo
 			report(r.Line, "unknown_parent", r.ParentCode)
 		}
 	}
-	// A parent chain inside the file must end outside it.
+	// Every parent chain must end at a top-level unit once the file is
+	// applied: follow the file's parents and, for units it does not list,
+	// the store's, so that moving a unit under one of its own descendants
+	// is a problem of its line, not an error half-way through the writes.
+	// Only the units on a loop are reported: one that merely hangs below a
+	// loop is not under itself.
+	parentOf := func(code string) string {
+		if r, ok := byCode[string(codeKey(code))]; ok {
+			return r.ParentCode
+		}
+		u, err := tx.UnitByCode(code)
+		if err != nil || u.Parent == 0 {
+			return ""
+		}
+		p, err := tx.Unit(u.Parent)
+		if err != nil {
+			return ""
+		}
+		return p.Code
+	}
 	for _, r := range rows {
-		seen := map[string]bool{}
-		for p := r; p.ParentCode != ""; {
-			key := string(codeKey(p.Code))
-			if seen[key] {
+		own := string(codeKey(r.Code))
+		if r.Code == "" || r.ParentCode == "" || byCode[own] != r {
+			continue // no code, top level, or a duplicate (already reported)
+		}
+		seen := map[string]bool{own: true}
+		for code := r.ParentCode; code != ""; code = parentOf(code) {
+			key := string(codeKey(code))
+			if key == own {
 				report(r.Line, "cycle", r.Code)
 				break
 			}
-			seen[key] = true
-			next, ok := byCode[string(codeKey(p.ParentCode))]
-			if !ok {
-				break
+			if seen[key] {
+				break // a loop above this unit, reported on its own lines
 			}
-			p = next
+			seen[key] = true
 		}
 	}
 	if len(problems) > 0 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -73,8 +74,8 @@ func (tx *Tx) UseInvite(code string, at time.Time) (Invite, error) {
 	return inv, tx.PutInvite(inv)
 }
 
-// UnitInvites returns the unit's invites that can still be used or were
-// revoked, newest first.
+// UnitInvites returns every invite of the unit — usable, expired, used up
+// or revoked — newest first.
 func (tx *Tx) UnitInvites(unitID uint64) []Invite {
 	var out []Invite
 	c := tx.bucket(bucketInvites).Cursor()
@@ -84,8 +85,10 @@ func (tx *Tx) UnitInvites(unitID uint64) []Invite {
 		}
 		var inv Invite
 		if json.Unmarshal(v, &inv) == nil && inv.UnitID == unitID {
-			out = append([]Invite{inv}, out...)
+			out = append(out, inv)
 		}
 	}
+	// Keys are random codes, so their order says nothing about age.
+	slices.SortStableFunc(out, func(a, b Invite) int { return b.Created.Compare(a.Created) })
 	return out
 }

@@ -278,9 +278,11 @@ type UnitMatch struct {
 
 // SearchUnits finds units whose name matches the query, ignoring case and
 // diacritics (names.Match). It reads only the name index (no unit
-// records); best rank first, ties by name; at most limit.
+// records); best rank first, ties by name; at most limit (none if limit
+// is zero or negative).
 func (tx *Tx) SearchUnits(query string, limit int) []UnitMatch {
 	q := names.Fold(query)
+	limit = max(limit, 0) // a negative capacity would panic below
 	type hit struct {
 		UnitMatch
 		name string

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"danvan/names"
@@ -21,7 +22,11 @@ type Village struct {
 }
 
 // VillageCode is the code of the village called name in the commune.
-func VillageCode(commune, name string) string { return commune + "/" + names.Fold(name) }
+// The commune code is trimmed: "02290 / Thôn 3" names the same village as
+// "02290/Thôn 3".
+func VillageCode(commune, name string) string {
+	return strings.TrimSpace(commune) + "/" + names.Fold(name)
+}
 
 // Village returns the village with this code.
 func (tx *Tx) Village(code string) (Village, error) {
@@ -35,7 +40,7 @@ func (tx *Tx) Village(code string) (Village, error) {
 // EnsureVillage returns the village called name in the commune, creating
 // it if it is new. The caller checks that the commune exists.
 func (tx *Tx) EnsureVillage(commune, name string, at time.Time) (Village, error) {
-	name = names.Clean(name)
+	commune, name = strings.TrimSpace(commune), names.Clean(name)
 	if name == "" {
 		return Village{}, errors.New("a village needs a name")
 	}
