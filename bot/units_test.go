@@ -656,3 +656,34 @@ func lastSent(t *testing.T, rows []store.OutboxRow) store.OutboxRow {
 	t.Fatalf("no message among %+v", rows)
 	return store.OutboxRow{}
 }
+
+// TestEveryCallbackRefusesOthersPresses enumerates the registered
+// callback handlers: a keyboard made for one person, pressed by another
+// (a forwarded message, a group, or forged data), is refused, and the
+// token stays valid for its owner.
+func TestEveryCallbackRefusesOthersPresses(t *testing.T) {
+	h := newHarness(t)
+	buildTree(t, h)
+	for name := range h.bot.callbacks {
+		t.Run(name, func(t *testing.T) {
+			code := "tok" + fmt.Sprintf("%09d", len(name))[:9]
+			h.store.Update(ctx, func(tx *store.Tx) error {
+				return tx.PutToken(store.Token{Code: code, UserID: headU, ChatID: group.ID, Handler: name, Created: h.clock.Now(), Expires: h.clock.Now().Add(time.Hour)})
+			})
+			for _, p := range []*User{person(strangerID, "vi"), person(headS, "vi"), person(adminID, "vi")} {
+				u := h.press(p, group, 9000, code+":x")
+				h.apply(u)
+				if handler := h.journalHandler(u.ID); !strings.HasSuffix(handler, ":refused") {
+					t.Errorf("%s pressing %d's %s keyboard: handler %q, want refused", p.FirstName, headU, name, handler)
+				}
+			}
+			h.outbox()
+			h.store.View(ctx, func(tx *store.Tx) error {
+				if tok, _ := tx.Token(code); !tok.Used.IsZero() {
+					t.Errorf("a refused press used the %s token", name)
+				}
+				return nil
+			})
+		})
+	}
+}

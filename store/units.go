@@ -287,10 +287,23 @@ func (tx *Tx) SearchUnits(query string, limit int) []UnitMatch {
 		UnitMatch
 		name string
 	}
+	// Every match contains each query word somewhere, so most names are
+	// ruled out on the index key's bytes, without copying them.
+	var words [][]byte
+	for _, w := range strings.Fields(q) {
+		words = append(words, []byte(w))
+	}
 	var hits []hit
 	c := tx.bucket(bucketUnitNames).Cursor()
+next:
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {
-		name := string(k[:len(k)-9])
+		key := k[:len(k)-9]
+		for _, w := range words {
+			if !bytes.Contains(key, w) {
+				continue next
+			}
+		}
+		name := string(key)
 		if rank := names.Match(name, q); rank > 0 {
 			hits = append(hits, hit{UnitMatch{ID: binary.BigEndian.Uint64(k[len(k)-8:]), Rank: rank}, name})
 		}
