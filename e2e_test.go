@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -438,5 +439,63 @@ func TestMetricsAndHealth(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 503 {
 		t.Errorf("/healthz with the store closed: %d, want 503", resp.StatusCode)
+	}
+}
+
+// TestEndToEndUnitsAndInvites drives the units wizard and an invite
+// through the emulator: buttons, edits that remove keyboards, deep links.
+func TestEndToEndUnitsAndInvites(t *testing.T) {
+	tb := startTestBot(t)
+	admin := tb.emu.Private(adminUser)
+	q := tb.ask(t, adminUser, admin, "/themdonvi Hội LHPN xã Thái Bình")
+	if len(q.Keyboard) == 0 {
+		t.Fatalf("kind question without buttons: %q", q.Text)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	before := len(tb.emu.BotMessages(admin.ID))
+	id := tb.emu.Press(adminUser, admin, q.ID, q.Keyboard[0][1].CallbackData) // Hội LHPN
+	if _, err := tb.emu.WaitCallbackAnswer(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	parentQ := tb.wait(t, admin.ID, before+1)[before]
+	if !strings.Contains(parentQ.Text, "cấp trên") {
+		t.Fatalf("parent question: %q", parentQ.Text)
+	}
+	if m, _ := tb.emu.Message(admin.ID, q.ID); len(m.Keyboard) != 0 {
+		t.Errorf("the kind buttons stayed after the press: %+v", m.Keyboard)
+	}
+	before = len(tb.emu.BotMessages(admin.ID))
+	id = tb.emu.Press(adminUser, admin, parentQ.ID, parentQ.Keyboard[len(parentQ.Keyboard)-1][0].CallbackData) // top level
+	if _, err := tb.emu.WaitCallbackAnswer(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	placeQ := tb.wait(t, admin.ID, before+1)[before]
+	done := tb.ask(t, adminUser, admin, "02494")
+	if !strings.Contains(done.Text, "Đã tạo đơn vị") || !strings.Contains(done.Text, "02494-PHUNU") {
+		t.Fatalf("created: %q (place question %q)", done.Text, placeQ.Text)
+	}
+	link := tb.ask(t, adminUser, admin, "/moi 02494-PHUNU")
+	m := regexp.MustCompile(`start=(i_[a-z2-7]+)`).FindStringSubmatch(link.Text)
+	if m == nil {
+		t.Fatalf("invite: %q", link.Text)
+	}
+	joiner := telegramtest.User{ID: 8008, FirstName: "Páo", LanguageCode: "vi"}
+	chat := tb.emu.Private(joiner)
+	if got := tb.ask(t, joiner, chat, "/start "+m[1]); !strings.Contains(got.Text, "họ và tên") {
+		t.Fatalf("join: %q", got.Text)
+	}
+	posQ := tb.ask(t, joiner, chat, "Lò Văn Páo")
+	before = len(tb.emu.BotMessages(chat.ID))
+	id = tb.emu.Press(joiner, chat, posQ.ID, posQ.Keyboard[0][0].CallbackData) // Bỏ qua
+	if _, err := tb.emu.WaitCallbackAnswer(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if saved := tb.wait(t, chat.ID, before+1)[before]; !strings.Contains(saved.Text, "Lò Văn Páo") {
+		t.Errorf("saved: %q", saved.Text)
+	}
+	roster := tb.ask(t, adminUser, admin, "/thanhvien 02494-PHUNU")
+	if !strings.Contains(roster.Text, "Lò Văn Páo") || !strings.Contains(roster.Text, "1 thành viên") {
+		t.Errorf("roster: %q", roster.Text)
 	}
 }
