@@ -24,7 +24,7 @@ const importHeader = "ma,ten,loai,ma_cap_tren,dia_ban\n"
 // refused file that holds it must leave both out of the store.
 const newUnitLine = "NEW-1,Ban công tác Mặt trận thôn Mới Toanh,mttq,02494-MTTQ,02494/Thôn Mới Toanh\n"
 
-const newVillage = "02494/thon moi toanh"
+const newVillage = "02494/thôn mới toanh"
 
 // runImport runs "danvan import-units file" in-process.
 func runImport(t *testing.T, env []string, file string) (code int, stdout, stderr string) {
@@ -118,8 +118,8 @@ func TestImportUnitsSample(t *testing.T) {
 			{commune, "Ủy ban MTTQ xã Thái Bình", store.KindMTTQ, province.ID, "02494"},
 			{phuNu, "Hội LHPN xã Thái Bình", store.KindPhuNu, commune.ID, "02494"},
 			{provincePhuNu, "Hội LHPN tỉnh Tuyên Quang", store.KindPhuNu, province.ID, "08"},
-			{village, "Ban công tác Mặt trận thôn Đồng Mới", store.KindMTTQ, commune.ID, "02494/thon dong moi"},
-			{ward, "Ban công tác Mặt trận tổ dân phố 5", store.KindMTTQ, unitByCode(t, tx, "02215-MTTQ").ID, "02215/to dan pho 5"},
+			{village, "Ban công tác Mặt trận thôn Đồng Mới", store.KindMTTQ, commune.ID, "02494/thôn đồng mới"},
+			{ward, "Ban công tác Mặt trận tổ dân phố 5", store.KindMTTQ, unitByCode(t, tx, "02215-MTTQ").ID, "02215/tổ dân phố 5"},
 		}
 		for _, tt := range tests {
 			u := tt.unit
@@ -137,9 +137,9 @@ func TestImportUnitsSample(t *testing.T) {
 			t.Errorf("got %d units under 08-MTTQ, want 17 (5 organizations, 12 communes)", len(under))
 		}
 		for code, want := range map[string]string{
-			"02494/thon dong moi": "Thôn Đồng Mới",
-			"02215/to dan pho 5":  "Tổ dân phố 5",
-			"02545/thon mo che":   "Thôn Mỏ Ché",
+			"02494/thôn đồng mới": "Thôn Đồng Mới",
+			"02215/tổ dân phố 5":  "Tổ dân phố 5",
+			"02545/thôn mỏ ché":   "Thôn Mỏ Ché",
 		} {
 			v, err := tx.Village(code)
 			if err != nil || v.Name != want {
@@ -244,7 +244,7 @@ func TestImportUnitsBrokenFiles(t *testing.T) {
 			if stdout != "" {
 				t.Errorf("got stdout %q, want nothing", stdout)
 			}
-			if want := "Không nhập units.csv: "; !strings.HasPrefix(stderr, want) || !strings.Contains(stderr, "chưa ghi gì vào dữ liệu") {
+			if want := "Chưa nhập tệp units.csv: "; !strings.HasPrefix(stderr, want) || !strings.Contains(stderr, "chưa ghi gì vào dữ liệu") {
 				t.Errorf("got stderr %q, want it to start %q and say nothing was written", stderr, want)
 			}
 			rest := stderr
@@ -368,7 +368,7 @@ func TestImportUnitsXLSX(t *testing.T) {
 		if phuNu.Parent != top.ID || phuNu.Place != "02494" {
 			t.Errorf("X-PHUNU: got %+v, want under X-MTTQ in 02494", phuNu)
 		}
-		if village.Parent != top.ID || village.Place != "02494/thon dong moi" {
+		if village.Parent != top.ID || village.Place != "02494/thôn đồng mới" {
 			t.Errorf("X-T1: got %+v, want under X-MTTQ in 02494/thon dong moi", village)
 		}
 	})
@@ -420,4 +420,22 @@ func TestImportUnitsWhileTheBotRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestImportWithoutOptionalColumnsKeepsParentAndPlace: a file that only
+// renames units must not move them or clear their places.
+func TestImportWithoutOptionalColumnsKeepsParentAndPlace(t *testing.T) {
+	env, path := importEnv(t)
+	importSample(t, env)
+	file := writeTestFile(t, "rename.csv", "ma,ten,loai\n02494-PHUNU,Hội LHPN xã Thái Bình (đổi tên),phunu\n")
+	if code, out, errOut := runImport(t, env, file); code != 0 || !strings.Contains(out, "1 cập nhật") {
+		t.Fatalf("rename import: exit %d, %q %q", code, out, errOut)
+	}
+	viewStore(t, path, func(tx *store.Tx) {
+		u := unitByCode(t, tx, "02494-PHUNU")
+		mttq := unitByCode(t, tx, "02494-MTTQ")
+		if u.Name != "Hội LHPN xã Thái Bình (đổi tên)" || u.Parent != mttq.ID || u.Place != "02494" {
+			t.Errorf("after a rename-only file: %+v, want the new name, still under 02494-MTTQ in 02494", u)
+		}
+	})
 }

@@ -114,7 +114,7 @@ func readUnitFile(file string, dir *places.Directory) ([]store.ImportRow, []mess
 	known := map[string]bool{}
 	for _, h := range header {
 		known[h] = true
-		if h != "" && !contains(importColumns, h) {
+		if h != "" && !slices.Contains(importColumns, h) {
 			problems = append(problems, messages.ImportProblem{Line: 1, Problem: "unknown_column", Value: h})
 		}
 	}
@@ -131,7 +131,8 @@ func readUnitFile(file string, dir *places.Directory) ([]store.ImportRow, []mess
 		row := store.ImportRow{
 			Line: r.Line, Code: names.Clean(r.Get("ma")), Name: names.Clean(r.Get("ten")),
 			Kind: strings.ToLower(names.Clean(r.Get("loai"))), ParentCode: names.Clean(r.Get("ma_cap_tren")),
-			Place: names.Clean(r.Get("dia_ban")),
+			Place:      names.Clean(r.Get("dia_ban")),
+			KeepParent: !known["ma_cap_tren"], KeepPlace: !known["dia_ban"],
 		}
 		if row.Place != "" && !validPlace(dir, row.Place) {
 			problems = append(problems, messages.ImportProblem{Line: r.Line, Problem: "unknown_place", Value: row.Place})
@@ -150,15 +151,6 @@ func validPlace(dir *places.Directory, place string) bool {
 		return ok
 	}
 	return ok && p.Parent != "" && names.Clean(village) != ""
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // loadConfigFile loads the configuration; commands that do not talk to

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"errors"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -22,9 +23,21 @@ import (
 //	asked        "1" once a step was asked interactively: then the place is
 //	             asked too, with a Skip button
 
+// unitCode is what a unit code may be: letters, digits and - _ . /, at
+// most 32, so it reads well in commands and fits in buttons.
+var unitCode = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_./-]{0,31}$`)
+
 func (b *Bot) addUnit(c *Context) error {
 	fs := fields(c.Args)
 	data := map[string]string{"name": field(fs, 0), "code": field(fs, 4)}
+	if code := data["code"]; code != "" {
+		if !unitCode.MatchString(code) {
+			return c.Reply(messages.BadCode{Code: code})
+		}
+		if _, err := c.Tx.UnitByCode(code); err == nil {
+			return c.Reply(messages.CodeTaken{Code: code})
+		}
+	}
 	conv, err := c.StartConversation(wizardAddUnit, "", data)
 	if err != nil {
 		return err
@@ -87,7 +100,7 @@ func (b *Bot) addUnitPressed(c *Context, payload string) error {
 	default:
 		return c.Answer(c.P.Text(messages.Notice{Name: "expired"}), false)
 	}
-	if err := c.Enqueue(c.Chat.ID, store.PriorityInteractive, store.Action{Kind: store.ActEditMarkup, MessageID: c.Message.ID}); err != nil {
+	if err := c.ClearKeyboard(); err != nil {
 		return err
 	}
 	return b.addUnitNext(c, &conv)
@@ -277,6 +290,13 @@ func (b *Bot) addUnitAsk(c *Context, conv *store.Conversation) error {
 func (b *Bot) createUnit(c *Context, conv *store.Conversation) error {
 	d := conv.Data
 	parent, _ := strconv.ParseUint(d["parent"], 10, 64)
+	// The dialogue may have lasted: check the rights again as they are now.
+	if parent == 0 && !c.IsAdmin() || parent != 0 && !c.Can(Head, parent) {
+		if err := c.EndConversation(); err != nil {
+			return err
+		}
+		return c.Refuse(Head, parent)
+	}
 	u := store.Unit{Name: d["name"], Kind: d["kind"], Parent: parent, Created: c.Now, CreatedBy: c.Sender.ID}
 	var parentName string
 	if parent != 0 {

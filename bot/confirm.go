@@ -2,7 +2,17 @@ package bot
 
 import (
 	"danvan/messages"
+	"danvan/store"
 )
+
+// ClearKeyboard removes the keyboard from the message whose button was
+// pressed, so a decision cannot be pressed again.
+func (c *Context) ClearKeyboard() error {
+	if c.Callback == nil || c.Message == nil {
+		return nil
+	}
+	return c.Enqueue(c.Chat.ID, store.PriorityInteractive, store.Action{Kind: store.ActEditMarkup, MessageID: c.Message.ID})
+}
 
 // Confirm asks before something consequential: the reply to the command is
 // the question, with Xác nhận / Hủy (Confirm / Cancel) buttons whose press

@@ -125,6 +125,18 @@ func (c *Context) ReplyHTML(text string, keyboard ...[]store.Button) error {
 	return c.Enqueue(c.Message.Chat.ID, store.PriorityInteractive, a)
 }
 
+// ReplyAction answers with a prepared action (a force-reply, say),
+// threaded under the message it answers.
+func (c *Context) ReplyAction(a store.Action) error {
+	if c.Message == nil {
+		return fmt.Errorf("reply to update %d: no chat to reply in", c.Update.ID)
+	}
+	if c.Callback == nil {
+		a.ReplyTo = c.Message.ID
+	}
+	return c.Enqueue(c.Message.Chat.ID, store.PriorityInteractive, a)
+}
+
 // EditHTML replaces the text (and keyboard) of the bot's message that
 // carried the pressed button.
 func (c *Context) EditHTML(text string, keyboard ...[]store.Button) error {

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -64,7 +65,7 @@ func (b *Bot) unitItems(c *Context, arg string) (string, []string, error) {
 				roots = append(roots, id)
 			}
 		}
-		sortIDs(roots)
+		slices.Sort(roots)
 	}
 	var items []string
 	var walk func(id uint64, depth int) error
@@ -91,14 +92,6 @@ func (b *Bot) unitItems(c *Context, arg string) (string, []string, error) {
 		}
 	}
 	return c.P.HTML(messages.UnitListHeader{Mode: mode, Count: len(items)}), items, nil
-}
-
-func sortIDs(ids []uint64) {
-	for i := 1; i < len(ids); i++ {
-		for j := i; j > 0 && ids[j] < ids[j-1]; j-- {
-			ids[j], ids[j-1] = ids[j-1], ids[j]
-		}
-	}
 }
 
 // unitLine describes a unit in a list.
@@ -204,10 +197,18 @@ func (b *Bot) askEditValue(c *Context, conv *store.Conversation, u store.Unit) e
 }
 
 func (b *Bot) editUnitTyped(c *Context, conv *store.Conversation) error {
-	if conv.Step != "value" {
-		return c.Reply(messages.ChooseLanguageAgain{})
+	if conv.Step == "value" {
+		return b.applyEdit(c, conv, c.Message.Text)
 	}
-	return b.applyEdit(c, conv, c.Message.Text)
+	u, err := b.editedUnit(c, conv)
+	if err != nil {
+		return c.EndConversation()
+	}
+	if f := fieldName(c.Message.Text); f != "" {
+		conv.Step, conv.Data["field"] = "value", f
+		return b.askEditValue(c, conv, u)
+	}
+	return c.Reply(messages.ChooseField{Name: u.Name})
 }
 
 // editUnitPressed takes "field:<f>", "kind:<k>", "parent:<id>",
@@ -221,7 +222,7 @@ func (b *Bot) editUnitPressed(c *Context, payload string) error {
 	if err != nil {
 		return c.Answer(c.P.Text(messages.Notice{Name: "expired"}), false)
 	}
-	if err := c.Enqueue(c.Chat.ID, store.PriorityInteractive, store.Action{Kind: store.ActEditMarkup, MessageID: c.Message.ID}); err != nil {
+	if err := c.ClearKeyboard(); err != nil {
 		return err
 	}
 	kind, value, _ := strings.Cut(payload, ":")
@@ -295,6 +296,11 @@ func (b *Bot) applyEdit(c *Context, conv *store.Conversation, value string) erro
 		if parent.ID != 0 && !c.Can(Head, parent.ID) {
 			return c.Refuse(Head, parent.ID)
 		}
+		// Taking a unit away from its parent needs rights over that
+		// parent, as deleting it does.
+		if u.Parent != 0 && !c.Can(Head, u.Parent) {
+			return c.Refuse(Head, u.Parent)
+		}
 		u.Parent, shown = parent.ID, parent.Name
 		if parent.ID == 0 {
 			shown = "—"
@@ -341,6 +347,10 @@ func (b *Bot) deleteUnit(c *Context) error {
 	u, ok, err := b.unitArg(c, c.Args, then(cmdDeleteUnit, ""))
 	if err != nil || !ok {
 		return err
+	}
+	// Say now what stands in the way, rather than after Xác nhận.
+	if children, _ := c.Tx.Children(u.ID); len(children) > 0 || len(c.Tx.Members(u.ID)) > 0 {
+		return c.Reply(messages.DeleteRefused{Name: u.Name, Children: len(children), Members: len(c.Tx.Members(u.ID))})
 	}
 	return c.Confirm(callbackDeleteUnit, strconv.FormatUint(u.ID, 10), messages.ConfirmDeleteUnit{Name: u.Name, Code: u.Code})
 }

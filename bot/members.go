@@ -2,7 +2,6 @@ package bot
 
 import (
 	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"strconv"
 	"strings"
@@ -70,8 +69,6 @@ func (b *Bot) registerMembers() error {
 	return b.HandleList(List{Name: listMembers, Perm: Member, Items: b.memberItems})
 }
 
-var codeEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
 // randomCode makes a deep-link payload: prefix and 16 random letters and
 // digits (80 bits), well within Telegram's 64 characters of A-Za-z0-9_-.
 func randomCode(prefix string) (string, error) {
@@ -79,7 +76,7 @@ func randomCode(prefix string) (string, error) {
 	if _, err := rand.Read(raw); err != nil {
 		return "", err
 	}
-	return prefix + codeEncoding.EncodeToString(raw), nil
+	return prefix + tokenEncoding.EncodeToString(raw), nil
 }
 
 // deepLink is the t.me link that opens the bot with /start payload.
@@ -94,13 +91,18 @@ func (b *Bot) invite(c *Context) error {
 		switch names.Fold(query[i+1:]) {
 		case "truong", "head":
 			query, head = query[:i], true
-		case "thanhvien", "thanh vien", "member":
+		case "thanhvien", "member":
 			query = query[:i]
 		}
 	}
 	rest := ""
 	if head {
 		rest = "truong"
+	}
+	if head && c.InGroup() {
+		// A head link works once: posted in a group, whoever opens it
+		// first would become the head.
+		return c.Reply(messages.PrivateOnly{BotUsername: b.Identity().Username})
 	}
 	u, ok, err := b.unitArg(c, query, then(cmdInvite, rest))
 	if err != nil || !ok {
@@ -339,7 +341,7 @@ func (b *Bot) profilePressed(c *Context, payload string) error {
 	if err != nil || !active || conv.Name != wizardProfile || conv.Data["role"] == store.RoleHead {
 		return c.Answer(c.P.Text(messages.Notice{Name: "expired"}), false)
 	}
-	if err := c.Enqueue(c.Chat.ID, store.PriorityInteractive, store.Action{Kind: store.ActEditMarkup, MessageID: c.Message.ID}); err != nil {
+	if err := c.ClearKeyboard(); err != nil {
 		return err
 	}
 	return b.profileDone(c, &conv)
@@ -381,7 +383,8 @@ func (b *Bot) announceJoin(c *Context, u store.Unit, head bool) error {
 		text := b.msgs.For(lang).HTML(messages.NewMemberNotice{
 			Name: c.User.DisplayName(), Position: c.User.Position, Unit: u.Name, Head: head,
 		})
-		if err := c.Enqueue(headID, store.PriorityInteractive, store.Action{Kind: store.ActSend, Text: text}); err != nil {
+		// A village link brings many members: their notices do not ring.
+		if err := c.Enqueue(headID, store.PriorityInteractive, store.Action{Kind: store.ActSend, Text: text, Silent: !head}); err != nil {
 			return err
 		}
 	}
@@ -433,7 +436,7 @@ func (b *Bot) removeMember(c *Context) error {
 	}
 	arg := field(fs, 1)
 	if arg == "" {
-		return c.Reply(messages.AskUserID{Command: c.Message.Command})
+		return c.Reply(messages.AskUserID{Command: cmdRemoveMember + " " + u.Code + " |"})
 	}
 	userID, err := strconv.ParseInt(arg, 10, 64)
 	if err != nil || userID <= 0 {
@@ -460,7 +463,7 @@ func (b *Bot) leave(c *Context) error {
 		return err
 	}
 	if c.Tx.RoleIn(c.Sender.ID, u.ID) == "" {
-		return c.Reply(messages.NotAMember{Unit: u.Name, UserID: c.Sender.ID})
+		return c.Reply(messages.NotAMember{Unit: u.Name, UserID: c.Sender.ID, Self: true})
 	}
 	return c.Confirm(callbackLeave, strconv.FormatUint(u.ID, 10), messages.ConfirmLeave{Unit: u.Name})
 }

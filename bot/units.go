@@ -40,9 +40,9 @@ const (
 func (b *Bot) registerUnits() error {
 	for _, cmd := range []Command{
 		// The unit /themdonvi's permission applies to is the new unit's parent.
-		{Name: cmdAddUnit, Alias: "addunit", Perm: Head, On: TargetUnit, Menu: true, Handle: b.addUnit},
+		{Name: cmdAddUnit, Alias: "addunit", Perm: Head, On: TargetUnit, Private: true, Menu: true, Handle: b.addUnit},
 		{Name: cmdUnits, Alias: "units", Perm: Person, Menu: true, Handle: b.listUnits},
-		{Name: cmdEditUnit, Alias: "editunit", Perm: Head, On: TargetUnit, Menu: true, Handle: b.editUnit},
+		{Name: cmdEditUnit, Alias: "editunit", Perm: Head, On: TargetUnit, Private: true, Menu: true, Handle: b.editUnit},
 		{Name: cmdDeleteUnit, Alias: "deleteunit", Perm: Head, On: TargetParent, Menu: true, Handle: b.deleteUnit},
 	} {
 		if err := b.HandleCommand(cmd); err != nil {
@@ -189,7 +189,11 @@ func (b *Bot) findUnitArg(c *Context, query, then string) (store.Unit, bool, err
 		if _, err := c.StartConversation(wizardPickUnit, "unit", map[string]string{"then": then}); err != nil {
 			return store.Unit{}, false, err
 		}
-		return store.Unit{}, false, c.Reply(messages.AskWhichUnit{Command: c.Message.Command})
+		command, _, _ := strings.Cut(then, "\n")
+		// In a group only replies reach the bot: open one for the person.
+		return store.Unit{}, false, c.ReplyAction(store.Action{
+			Kind: store.ActSend, Text: c.P.HTML(messages.AskWhichUnit{Command: command}), ForceReply: c.InGroup(),
+		})
 	}
 	found, err := findUnits(c.Tx, query)
 	switch {
@@ -228,7 +232,7 @@ func (b *Bot) unitPicked(c *Context, payload string) error {
 	if err != nil {
 		return err
 	}
-	if err := c.Enqueue(c.Chat.ID, store.PriorityInteractive, store.Action{Kind: store.ActEditMarkup, MessageID: c.Message.ID}); err != nil {
+	if err := c.ClearKeyboard(); err != nil {
 		return err
 	}
 	return b.runWithUnit(c, c.KeyboardData, u)
@@ -298,9 +302,12 @@ func (b *Bot) findPlace(c *Context, query string) (code string, candidates []pla
 		if p, known := b.places.Lookup(commune); !known || p.Parent == "" {
 			return "", nil, nil
 		}
+		if names.Clean(village) == "" {
+			return "", nil, nil
+		}
 		v, err := c.Tx.EnsureVillage(commune, village, c.Now)
 		if err != nil {
-			return "", nil, nil
+			return "", nil, err
 		}
 		return v.Code, nil, nil
 	}

@@ -203,11 +203,6 @@ type Joined struct {
 
 func (Joined) Key() string { return "joined" }
 
-// AskFullName asks again for the full name.
-type AskFullName struct{}
-
-func (AskFullName) Key() string { return "ask_full_name" }
-
 // AskPosition asks for the person's position; members may skip.
 type AskPosition struct {
 	Name     string
@@ -257,10 +252,11 @@ type MemberRemoved struct{ Name, Unit string }
 
 func (MemberRemoved) Key() string { return "member_removed" }
 
-// NotAMember says the person is not in the unit.
+// NotAMember says a person (Self: the reader) is not in the unit.
 type NotAMember struct {
 	Unit   string
 	UserID int64
+	Self   bool
 }
 
 func (NotAMember) Key() string { return "not_a_member" }
@@ -301,7 +297,7 @@ type AdminClaimed struct{}
 
 func (AdminClaimed) Key() string { return "admin_claimed" }
 
-// Done says an action was cancelled with the Hủy button.
+// Dismissed says an action was cancelled with the Hủy button.
 type Dismissed struct{}
 
 func (Dismissed) Key() string { return "dismissed" }
@@ -336,3 +332,8 @@ func (ImportFailed) Key() string { return "import_failed" }
 type ImportBotRunning struct{ Path string }
 
 func (ImportBotRunning) Key() string { return "import_bot_running" }
+
+// BadCode says a unit code has characters it may not have.
+type BadCode struct{ Code string }
+
+func (BadCode) Key() string { return "bad_code" }

@@ -21,6 +21,9 @@ type ImportRow struct {
 	// new), or "" for the parent's place. The caller has checked that the
 	// codes exist in the directory.
 	Place string
+	// KeepParent and KeepPlace are set when the file has no such column:
+	// an existing unit keeps its parent or place.
+	KeepParent, KeepPlace bool
 }
 
 // ImportProblem is what is wrong with a line: Problem is one of
@@ -178,6 +181,12 @@ func (tx *Tx) importRow(r ImportRow, at time.Time, sum *ImportSummary) error {
 		return err
 	case err != nil:
 		return err
+	}
+	if r.KeepParent {
+		want.Parent = old.Parent
+	}
+	if r.KeepPlace {
+		want.Place = old.Place
 	}
 	if old.Name == want.Name && old.Kind == want.Kind && old.Parent == want.Parent && old.Place == want.Place {
 		sum.Unchanged++

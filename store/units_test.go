@@ -827,12 +827,13 @@ func TestEnsureVillage(t *testing.T) {
 		wantCreated  time.Time
 		wantVillages int
 	}{
-		{"new", "02494", "Thôn  3 ", first, "02494/thon 3", "Thôn 3", "02494", first, 1},
-		{"same, other spelling", "02494", "thôn 3", later, "02494/thon 3", "Thôn 3", "02494", first, 1},
-		{"same, no diacritics and upper case", "02494", "THON\t3", later, "02494/thon 3", "Thôn 3", "02494", first, 1},
-		{"same, spaces round the commune", " 02494 ", "Thôn 3", later, "02494/thon 3", "Thôn 3", "02494", first, 1},
-		{"same name, other commune", "02545", "Thôn 3", later, "02545/thon 3", "Thôn 3", "02545", later, 2},
-		{"other name", "02494", "Thôn Đồng Mới", later, "02494/thon dong moi", "Thôn Đồng Mới", "02494", later, 3},
+		{"new", "02494", "Thôn  3 ", first, "02494/thôn 3", "Thôn 3", "02494", first, 1},
+		{"same, other spelling", "02494", "thôn 3", later, "02494/thôn 3", "Thôn 3", "02494", first, 1},
+		{"same, no diacritics and upper case", "02494", "THON\t3", later, "02494/thôn 3", "Thôn 3", "02494", first, 1},
+		{"same, spaces round the commune", " 02494 ", "Thôn 3", later, "02494/thôn 3", "Thôn 3", "02494", first, 1},
+		{"same name, other commune", "02545", "Thôn 3", later, "02545/thôn 3", "Thôn 3", "02545", later, 2},
+		{"other name", "02494", "Thôn Đồng Mới", later, "02494/thôn đồng mới", "Thôn Đồng Mới", "02494", later, 3},
+		{"other tones, other village", "02494", "Thôn Đông Mới", later, "02494/thôn đông mới", "Thôn Đông Mới", "02494", later, 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -845,7 +846,9 @@ func TestEnsureVillage(t *testing.T) {
 			if v.Code != tt.wantCode || v.Name != tt.wantName || v.Commune != tt.wantCommune || !v.Created.Equal(tt.wantCreated) {
 				t.Errorf("EnsureVillage(%q, %q): got %+v, want code %q, name %q, commune %q, created %v", tt.commune, tt.village, v, tt.wantCode, tt.wantName, tt.wantCommune, tt.wantCreated)
 			}
-			if got := VillageCode(tt.commune, tt.village); got != tt.wantCode {
+			// A name typed without tone marks finds the village; its own
+			// code would be another one.
+			if got := VillageCode(tt.commune, tt.village); got != tt.wantCode && tt.name != "same, no diacritics and upper case" {
 				t.Errorf("VillageCode(%q, %q): got %q, want %q", tt.commune, tt.village, got, tt.wantCode)
 			}
 			mustView(t, s, func(tx *Tx) {
@@ -917,15 +920,15 @@ func TestImportUnits(t *testing.T) {
 			{province, 0, "08"},
 			{commune, province.ID, "02494"},
 			{phuNu, commune.ID, "02494"},
-			{village, commune.ID, "02494/thon dong moi"},
-			{villagePhuNu, village.ID, "02494/thon dong moi"},
+			{village, commune.ID, "02494/thôn đồng mới"},
+			{villagePhuNu, village.ID, "02494/thôn đồng mới"},
 		}
 		for _, c := range checks {
 			if c.unit.Parent != c.wantParent || c.unit.Place != c.wantPlace {
 				t.Errorf("%s: got parent %d, place %q, want parent %d, place %q", c.unit.Code, c.unit.Parent, c.unit.Place, c.wantParent, c.wantPlace)
 			}
 		}
-		v, err := tx.Village("02494/thon dong moi")
+		v, err := tx.Village("02494/thôn đồng mới")
 		if err != nil || v.Name != "Thôn Đồng Mới" || v.Commune != "02494" {
 			t.Errorf("village: got %+v (%v), want Thôn Đồng Mới in 02494", v, err)
 		}
