@@ -204,7 +204,7 @@ func TestImportUnitsBrokenFiles(t *testing.T) {
 		{
 			name:  "unknown column",
 			body:  "ma,ten,loai,ghichu\nNEW-1,Ban công tác Mặt trận thôn Mới Toanh,mttq,x\n",
-			wants: []string{"có 1 lỗi", `dòng 1: cột lạ "ghichu"`},
+			wants: []string{"có 1 lỗi", `dòng 1: cột không được hỗ trợ "ghichu"`},
 		},
 		{
 			name:  "a stored unit moved under its own descendant",
