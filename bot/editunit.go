@@ -100,13 +100,7 @@ func (b *Bot) unitLine(tx *store.Tx, p messages.Printer, u store.Unit, depth int
 		Depth: depth, Name: u.Name, Code: u.Code, Kind: p.Text(messages.UnitKind{Kind: u.Kind}),
 		Path: b.placePath(tx, u.Place),
 	}
-	for _, m := range tx.Members(u.ID) {
-		if m.Role == store.RoleHead {
-			line.Heads++
-		} else {
-			line.Members++
-		}
-	}
+	line.Heads, line.Members = tx.MemberCounts(u.ID)
 	return line
 }
 

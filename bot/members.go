@@ -135,17 +135,22 @@ func (b *Bot) revokeInvite(c *Context) error {
 		}
 		return b.revokeCode(c, code)
 	}
+	units := map[uint64]string{}
+	for _, u := range b.unitsHeaded(c) {
+		units[u.ID] = u.Name
+	}
 	var rows [][]Key
-	for _, m := range b.unitsHeaded(c) {
-		for _, inv := range c.Tx.UnitInvites(m.ID) {
-			if inv.Usable(c.Now) != nil || len(rows) == maxChoices {
-				continue
-			}
+	err := c.Tx.Invites(func(inv store.Invite) bool {
+		if name, ok := units[inv.UnitID]; ok && inv.Usable(c.Now) == nil {
 			rows = append(rows, []Key{{
-				Text:    c.P.Text(messages.InviteLabel{Unit: m.Name, Head: inv.Role == store.RoleHead, Expires: inv.Expires}),
+				Text:    c.P.Text(messages.InviteLabel{Unit: name, Head: inv.Role == store.RoleHead, Expires: inv.Expires}),
 				Payload: inv.Code,
 			}})
 		}
+		return len(rows) < maxChoices
+	})
+	if err != nil {
+		return err
 	}
 	if len(rows) == 0 {
 		return c.Reply(messages.ChooseInvite{})

@@ -92,3 +92,18 @@ func (tx *Tx) UnitInvites(unitID uint64) []Invite {
 	slices.SortStableFunc(out, func(a, b Invite) int { return b.Created.Compare(a.Created) })
 	return out
 }
+
+// Invites calls fn for every invite until fn returns false.
+func (tx *Tx) Invites(fn func(Invite) bool) error {
+	c := tx.bucket(bucketInvites).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		var inv Invite
+		if err := json.Unmarshal(v, &inv); err != nil {
+			return fmt.Errorf("invite: %w", err)
+		}
+		if !fn(inv) {
+			return nil
+		}
+	}
+	return nil
+}

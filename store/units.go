@@ -383,6 +383,22 @@ func (tx *Tx) Members(unitID uint64) []Membership {
 	return out
 }
 
+// MemberCounts counts the unit's heads and members without decoding
+// each membership.
+func (tx *Tx) MemberCounts(unitID uint64) (heads, members int) {
+	prefix := u64(unitID)
+	head := []byte(`"role":"head"`)
+	c := tx.bucket(bucketMembers).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if bytes.Contains(v, head) {
+			heads++
+		} else {
+			members++
+		}
+	}
+	return heads, members
+}
+
 // UserUnits returns the units the person belongs to, with their role.
 func (tx *Tx) UserUnits(userID int64) []Membership {
 	prefix := u64(uint64(userID))
