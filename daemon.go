@@ -133,7 +133,6 @@ func (a *app) build(o appOptions) error {
 	if err != nil {
 		return err
 	}
-	a.store.OnFanOutDone(a.bot.FanOutDone)
 	a.scheduler = scheduler.New(a.store, a.clock, cfg.Location(), a.log.With("part", "scheduler"))
 	return a.scheduler.Add(scheduler.Job{
 		Name: "housekeeping", Spec: "@every 1m",

@@ -79,7 +79,13 @@ func importUnitsCommand(args []string, stdout, stderr io.Writer, environ []strin
 		if err == nil && len(problems) > 0 {
 			err = store.ErrImport
 		}
-		return err // ErrImport rolls everything back
+		if err != nil {
+			return err // ErrImport rolls everything back: a failed import leaves no trace
+		}
+		return tx.Audit(store.AuditEntry{
+			At: time.Now(), ActorName: "CLI", Action: store.AuditUnitsImport, Target: filepath.Base(file),
+			Detail: fmt.Sprintf("%d/%d/%d", sum.Created, sum.Updated, sum.Unchanged),
+		})
 	})
 	if err != nil && !errors.Is(err, store.ErrImport) {
 		fmt.Fprintln(stderr, "danvan:", err)

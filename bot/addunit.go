@@ -326,6 +326,9 @@ func (b *Bot) createUnit(c *Context, conv *store.Conversation) error {
 	if err := c.EndConversation(); err != nil {
 		return err
 	}
+	if err := c.Audit(store.AuditUnitCreate, unitTarget(created), parentName, 0); err != nil {
+		return err
+	}
 	return c.Reply(messages.UnitCreated{
 		Name: created.Name, Code: created.Code, Kind: c.P.Text(messages.UnitKind{Kind: created.Kind}),
 		Parent: parentName, Place: b.placePath(c.Tx, created.Place),

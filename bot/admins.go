@@ -66,6 +66,8 @@ func (b *Bot) grant(c *Context) error {
 		change = "already"
 	} else if _, err := c.Tx.GrantAdmin(id, c.Sender.ID, c.Now); err != nil {
 		return err
+	} else if err := c.Audit(store.AuditAdminGrant, strconv.FormatInt(id, 10)+" — "+b.personName(c.Tx, id), "", id); err != nil {
+		return err
 	}
 	return c.Reply(messages.AdminChange{Change: change, Name: b.personName(c.Tx, id), UserID: id})
 }
@@ -88,6 +90,8 @@ func (b *Bot) revoke(c *Context) error {
 		}
 		if !revoked {
 			change = "not_admin"
+		} else if err := c.Audit(store.AuditAdminRevoke, strconv.FormatInt(id, 10)+" — "+b.personName(c.Tx, id), "", id); err != nil {
+			return err
 		}
 	}
 	return c.Reply(messages.AdminChange{Change: change, Name: b.personName(c.Tx, id), UserID: id})
@@ -128,6 +132,9 @@ func (b *Bot) claimAdmin(c *Context, payload string) (bool, error) {
 		return true, c.Reply(messages.InviteInvalid{Reason: "unknown"})
 	}
 	if _, err := c.Tx.GrantAdmin(c.Sender.ID, c.Sender.ID, c.Now); err != nil {
+		return true, err
+	}
+	if err := c.Audit(store.AuditAdminGrant, strconv.FormatInt(c.Sender.ID, 10)+" — "+c.User.DisplayName(), "claim link", c.Sender.ID); err != nil {
 		return true, err
 	}
 	c.Tx.OnCommit(func() { b.claim.CompareAndSwap(code, nil) })

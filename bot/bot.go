@@ -144,7 +144,11 @@ func New(o Options) (*Bot, error) {
 		b.admins[id] = true
 	}
 	b.identity.Store(&Identity{})
-	for _, register := range []func() error{b.registerCore, b.registerUnits, b.registerMembers, b.registerAdmins} {
+	// The bot answers the store's triggers: a fan-out finished, a query
+	// answered.
+	b.store.OnFanOutDone(b.FanOutDone)
+	b.store.OnQueryAnswered(b.QueryAnswered)
+	for _, register := range []func() error{b.registerCore, b.registerUnits, b.registerMembers, b.registerAdmins, b.registerGroups} {
 		if err := register(); err != nil {
 			return nil, err
 		}

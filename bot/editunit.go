@@ -331,6 +331,9 @@ func (b *Bot) applyEdit(c *Context, conv *store.Conversation, value string) erro
 	if err := c.EndConversation(); err != nil {
 		return err
 	}
+	if err := c.Audit(store.AuditUnitEdit, unitTarget(u), f+" = "+shown, 0); err != nil {
+		return err
+	}
 	return c.Reply(messages.UnitUpdated{Name: u.Name, Code: u.Code, Field: f, Value: shown})
 }
 
@@ -386,6 +389,9 @@ func (b *Bot) deleteUnitConfirmed(c *Context, payload string) error {
 		children, _ := c.Tx.Children(u.ID)
 		return c.EditHTML(c.P.HTML(messages.DeleteRefused{Name: u.Name, Children: len(children), Members: len(c.Tx.Members(u.ID))}))
 	case err != nil:
+		return err
+	}
+	if err := c.Audit(store.AuditUnitDelete, unitTarget(u), "", 0); err != nil {
 		return err
 	}
 	return c.EditHTML(c.P.HTML(messages.UnitDeleted{Name: u.Name, Code: u.Code}))

@@ -122,6 +122,9 @@ func (b *Bot) invite(c *Context) error {
 	if err := c.Tx.PutInvite(inv); err != nil {
 		return err
 	}
+	if err := c.Audit(store.AuditInviteCreate, unitTarget(u), inv.Role, 0); err != nil {
+		return err
+	}
 	return c.Reply(messages.InviteCreated{Unit: u.Name, Head: head, Link: b.deepLink(code), Expires: inv.Expires, Uses: inv.MaxUses})
 }
 
@@ -215,6 +218,9 @@ func (b *Bot) revokeCode(c *Context, code string) error {
 	if inv.Revoked.IsZero() {
 		inv.Revoked = c.Now
 		if err := c.Tx.PutInvite(inv); err != nil {
+			return err
+		}
+		if err := c.Audit(store.AuditInviteRevoke, unitTarget(u), inv.Role, 0); err != nil {
 			return err
 		}
 	}
@@ -369,18 +375,7 @@ func (b *Bot) profileDone(c *Context, conv *store.Conversation) error {
 // announceJoin tells the unit's other heads, each in their language; a
 // unit without heads has its news go to the nearest unit above that has.
 func (b *Bot) announceJoin(c *Context, u store.Unit, head bool) error {
-	var heads []int64
-	for _, id := range append([]uint64{u.ID}, c.Tx.Ancestors(u.ID)...) {
-		for _, m := range c.Tx.Members(id) {
-			if m.Role == store.RoleHead && m.UserID != c.Sender.ID {
-				heads = append(heads, m.UserID)
-			}
-		}
-		if len(heads) > 0 {
-			break
-		}
-	}
-	for _, headID := range heads {
+	for _, headID := range headsFor(c.Tx, u.ID, c.Sender.ID) {
 		lang := b.lang
 		if hu, err := c.Tx.User(headID); err == nil {
 			lang = b.language(hu)

@@ -129,8 +129,10 @@ type Command struct {
 	Perm        Permission
 	// On is the unit the permission applies to once it is known.
 	On Target
-	// Private commands are refused in groups with a link to the private chat.
+	// Private commands are refused in groups with a link to the private
+	// chat; InGroup ones are answered in private with how to use them.
 	Private bool
+	InGroup bool
 	// Menu puts the command in the client's command menu.
 	Menu   bool
 	Handle func(c *Context) error
@@ -257,7 +259,7 @@ func (b *Bot) route(c *Context) error {
 	case u.Edited != nil:
 		c.handler = "ignored:edited"
 	case u.MemberChange != nil:
-		c.handler = "ignored:member_change"
+		return b.memberChange(c)
 	default:
 		c.handler = "ignored:kind"
 	}
@@ -359,6 +361,10 @@ func (b *Bot) routeCommand(c *Context) error {
 	if cmd.Private && c.Chat.Kind != store.ChatPrivate {
 		c.handler += ":private_only"
 		return c.Reply(messages.PrivateOnly{BotUsername: me})
+	}
+	if cmd.InGroup && c.Chat.Kind == store.ChatPrivate {
+		c.handler += ":group_only"
+		return c.Reply(messages.GroupOnly{})
 	}
 	return cmd.Handle(c)
 }

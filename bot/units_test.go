@@ -545,7 +545,7 @@ func TestRoleTable(t *testing.T) {
 		cmdAddUnit: headsOf, cmdEditUnit: headsOf, cmdDeleteUnit: "admin,head of the parent",
 		cmdInvite: headsOf, cmdRevokeInvite: "admin,head of this unit,head of a sibling,head of the parent",
 		cmdMembers: headsOf + ",member", cmdRemoveMember: headsOf, cmdLeave: headsOf + ",member",
-		cmdGrant: "admin", cmdRevoke: "admin",
+		cmdGrant: "admin", cmdRevoke: "admin", cmdLink: headsOf, cmdUnlink: headsOf,
 	}
 	// allowed is the expected outcome, from the declaration.
 	allowed := func(cmd *Command, persona string) bool {
@@ -587,6 +587,7 @@ func TestRoleTable(t *testing.T) {
 						cmdMembers: tr.unit.Code, cmdRemoveMember: tr.unit.Code + " | " + fmt.Sprint(memberU),
 						cmdLeave: tr.unit.Code, cmdGrant: "5555", cmdRevoke: "5555", cmdUnits: "thai binh",
 						cmdAddUnit: "Chi hội | phunu | " + tr.unit.Code, cmdLanguage: "vi",
+						cmdLink: tr.unit.Code, cmdUnlink: tr.unit.Code,
 					}[cmd.Name]
 					chat := private(p.user.ID)
 					if chatKind != store.ChatPrivate {
@@ -604,7 +605,7 @@ func TestRoleTable(t *testing.T) {
 						t.Fatalf("/%s for %s: declared permission (%v on %v) disagrees with the table", cmd.Name, p.name, cmd.Perm, cmd.On)
 					}
 					want := allowed(cmd, p.name)
-					if cmd.Private && chatKind != store.ChatPrivate {
+					if cmd.Private && chatKind != store.ChatPrivate || cmd.InGroup && chatKind == store.ChatPrivate {
 						// In a group it only says "use it privately", to those
 						// who pass the first check.
 						want = allowed(&Command{Perm: cmd.Perm}, p.name)

@@ -81,7 +81,10 @@ func Classify(err error) *Error {
 }
 
 // Client performs one action in one chat and returns the id of the message
-// it created or changed (0 when there is none).
+// it created or changed (0 when there is none); ChatMember answers a
+// query: what the person is in the chat ("creator", "administrator",
+// "member", "left", …).
 type Client interface {
 	Do(ctx context.Context, chatID int64, a store.Action) (messageID int, err error)
+	ChatMember(ctx context.Context, chatID, userID int64) (status string, err error)
 }

@@ -178,7 +178,8 @@ func (x *index) chat(id int64) *chatQueue {
 func (x *index) add(r store.OutboxRow, now time.Time) {
 	p := pendingOf(r)
 	x.depth[p.class()]++
-	if r.Action.Kind == store.ActAnswer {
+	// Queries and button answers are not messages: no order, no limits.
+	if r.Action.Kind == store.ActAnswer || r.Action.Kind == store.ActChatMember {
 		x.answers = append(x.answers, p)
 		return
 	}

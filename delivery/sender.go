@@ -433,6 +433,9 @@ func (s *Sender) perform(ctx, sendCtx context.Context, j job) result {
 		})
 	}
 
+	if action.Kind == store.ActChatMember {
+		return s.query(ctx, sendCtx, res, r, action)
+	}
 	messageID, sendErr := s.o.Client.Do(sendCtx, r.ChatID, action)
 	now = s.o.Clock.Now()
 	if sendErr == nil {
@@ -497,6 +500,24 @@ func (s *Sender) perform(ctx, sendCtx context.Context, j job) result {
 		s.o.Log.Debug("send failed; will retry", "chat_id", r.ChatID, "attempts", r.Attempts, "err", e)
 	}
 	return s.record(ctx, res, func(tx *store.Tx) error { return tx.RescheduleOutbox(r) })
+}
+
+// query asks the messenger a question for the bot (ActChatMember). A
+// temporary failure is tried again like a send; any other failure is
+// answered with "" so the asker can say it could not find out.
+func (s *Sender) query(ctx, sendCtx context.Context, res result, r store.OutboxRow, a store.Action) result {
+	status, err := s.o.Client.ChatMember(sendCtx, r.ChatID, a.UserID)
+	now := s.o.Clock.Now()
+	if err != nil {
+		if e := Classify(err); (e.Kind == Temporary || e.Kind == RateLimited) && ctx.Err() == nil {
+			r.Attempts++
+			res.outcome, res.notBefore = retry, now.Add(max(retryDelay(r.Attempts), e.RetryAfter))
+			r.NotBefore, r.LastError = res.notBefore, e.Error()
+			return s.record(ctx, res, func(tx *store.Tx) error { return tx.RescheduleOutbox(r) })
+		}
+		status = ""
+	}
+	return s.record(ctx, res, func(tx *store.Tx) error { return tx.AnswerQuery(r, status, now) })
 }
 
 // record makes a row's outcome durable before the worker takes another

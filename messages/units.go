@@ -337,3 +337,41 @@ func (ImportBotRunning) Key() string { return "import_bot_running" }
 type BadCode struct{ Code string }
 
 func (BadCode) Key() string { return "bad_code" }
+
+// GroupOnly says a command works in a group chat only.
+type GroupOnly struct{}
+
+func (GroupOnly) Key() string { return "group_only" }
+
+// LinkRefused says why a group was not linked: "not_admin" (the person
+// does not administer the group) or "unknown" (Telegram did not say).
+type LinkRefused struct{ Reason string }
+
+func (LinkRefused) Key() string { return "link_refused" }
+
+// GroupLinked confirms a link.
+type GroupLinked struct{ Unit, Group string }
+
+func (GroupLinked) Key() string { return "group_linked" }
+
+// GroupUnlinked confirms an unlink (WasNot: there was no link).
+type GroupUnlinked struct {
+	Unit   string
+	WasNot bool
+}
+
+func (GroupUnlinked) Key() string { return "group_unlinked" }
+
+// GroupLost tells a unit's heads the bot was removed from its group.
+type GroupLost struct{ Unit, Group string }
+
+func (GroupLost) Key() string { return "group_lost" }
+
+// BotAdded greets a group the bot was added to.
+type BotAdded struct {
+	BotUsername string
+	// Units are the units whose links came back.
+	Units []string
+}
+
+func (BotAdded) Key() string { return "bot_added" }

@@ -139,6 +139,9 @@ func (tx *Tx) MigrateChat(oldID, newID int64, at time.Time) (int, error) {
 	if err := tx.PutChat(old); err != nil {
 		return 0, err
 	}
+	if err := tx.moveLinks(oldID, newID); err != nil {
+		return 0, err
+	}
 	rows := tx.chatRows(oldID)
 	outbox, index := tx.bucket(bucketOutbox), tx.bucket(bucketOutboxChats)
 	for _, rowID := range rows {

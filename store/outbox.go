@@ -18,6 +18,9 @@ const (
 	ActEditMarkup = "edit_markup" // replace a sent message's keyboard only
 	ActDelete     = "delete"      // delete a sent message
 	ActAnswer     = "answer"      // answer a button press (stop the spinner)
+	// ActChatMember asks what a person is in a group (creator,
+	// administrator, member, …); the answer goes to the store's query hook.
+	ActChatMember = "chat_member"
 )
 
 // Priorities: the sender serves lower numbers first.
@@ -57,10 +60,12 @@ type Action struct {
 	// MessageID is the message an edit or deletion acts on.
 	MessageID int `json:"message_id,omitempty"`
 	// CallbackID and Alert answer a button press; Text is the notice shown.
-	CallbackID     string `json:"callback_id,omitempty"`
-	Alert          bool   `json:"alert,omitempty"`
-	DisablePreview bool   `json:"disable_preview,omitempty"`
-	Silent         bool   `json:"silent,omitempty"`
+	CallbackID string `json:"callback_id,omitempty"`
+	Alert      bool   `json:"alert,omitempty"`
+	// UserID is the person a query is about.
+	UserID         int64 `json:"user_id,omitempty"`
+	DisablePreview bool  `json:"disable_preview,omitempty"`
+	Silent         bool  `json:"silent,omitempty"`
 }
 
 // OutboxRow is a message waiting to be sent. Rows are written in the same
@@ -350,4 +355,21 @@ func (tx *Tx) OldestPending() (created time.Time, ok bool) {
 		return time.Time{}, false
 	}
 	return r.Created, true
+}
+
+// AnswerQuery settles a query row (ActChatMember) with its answer — ""
+// when the messenger could not answer — and hands the answer to the
+// store's query hook in the same transaction.
+func (tx *Tx) AnswerQuery(r OutboxRow, answer string, at time.Time) error {
+	status := DeliverySent
+	if answer == "" {
+		status = DeliveryFailed
+	}
+	if err := tx.finishOutbox(r, status, 0, "", at, true); err != nil {
+		return err
+	}
+	if tx.s != nil && tx.s.queryAnswered != nil {
+		return tx.s.queryAnswered(tx, r, answer)
+	}
+	return nil
 }

@@ -33,6 +33,9 @@
 //	user_units     user id + unit id → role ("head" | "member")
 //	invites        invite code (string) → Invite
 //	villages       village code ("02290/thon 3") → Village
+//	audit          sequence (uint64) → AuditEntry, append-only
+//	links          unit id + chat id → Link, a group chat linked to a unit
+//	chat_links     chat id + unit id → empty, the units a group is linked to
 //	jobs           job name (string) → JobState, the scheduler's watermarks
 package store
 
@@ -84,6 +87,9 @@ var (
 	bucketUserUnits     = []byte("user_units")
 	bucketInvites       = []byte("invites")
 	bucketVillages      = []byte("villages")
+	bucketAudit         = []byte("audit")
+	bucketLinks         = []byte("links")
+	bucketChatLinks     = []byte("chat_links")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketUpdates, bucketJournal, bucketUsers, bucketChats,
@@ -91,7 +97,7 @@ var (
 		bucketOutboxChats, bucketDeliveries, bucketOrigins, bucketFanOuts,
 		bucketFanOutActions, bucketFanOutMisses, bucketJobs, bucketUnits, bucketUnitCodes,
 		bucketUnitChildren, bucketUnitNames, bucketMembers, bucketUserUnits, bucketInvites,
-		bucketVillages,
+		bucketVillages, bucketAudit, bucketLinks, bucketChatLinks,
 	}
 
 	keySchema      = []byte("schema")
@@ -149,6 +155,15 @@ type Store struct {
 	// settled is told, after the commit, of every outbox row settled; see
 	// OnSettled.
 	settled func(status string)
+	// queryAnswered receives the answer to a query row; see OnQueryAnswered.
+	queryAnswered func(tx *Tx, r OutboxRow, answer string) error
+}
+
+// OnQueryAnswered sets the function that receives, inside the settling
+// transaction, the answer to a query row (ActChatMember): the row's Origin
+// says what asked. Set it once, before use.
+func (s *Store) OnQueryAnswered(fn func(tx *Tx, r OutboxRow, answer string) error) {
+	s.queryAnswered = fn
 }
 
 // OnSettled sets a function told, after each commit, the outcome of every

@@ -123,3 +123,20 @@ func inlineKeyboard(rows [][]store.Button) tgbotapi.InlineKeyboardMarkup {
 	}
 	return kb
 }
+
+// ChatMember answers what the person is in the chat: "creator",
+// "administrator", "member", "restricted", "left" or "kicked".
+func (c *Client) ChatMember(ctx context.Context, chatID, userID int64) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	k := c.newCall(ctx)
+	resp, err := k.api.Request(tgbotapi.GetChatMemberConfig{ChatConfigWithUser: tgbotapi.ChatConfigWithUser{ChatID: chatID, UserID: userID}})
+	if err != nil {
+		return "", c.classify(k, resp, err)
+	}
+	var m tgbotapi.ChatMember
+	if err := json.Unmarshal(resp.Result, &m); err != nil {
+		return "", fmt.Errorf("decode getChatMember: %w", err)
+	}
+	return m.Status, nil
+}
