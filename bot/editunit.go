@@ -101,6 +101,11 @@ func (b *Bot) unitLine(tx *store.Tx, p messages.Printer, u store.Unit, depth int
 		Path: b.placePath(tx, u.Place),
 	}
 	line.Heads, line.Members = tx.MemberCounts(u.ID)
+	for _, l := range tx.UnitLinks(u.ID) {
+		if !l.Broken {
+			line.Groups++
+		}
+	}
 	return line
 }
 

@@ -44,6 +44,10 @@ func (b *Bot) FanOutDone(tx *store.Tx, f store.FanOut) error {
 	if u, err := tx.User(f.ReportTo); err == nil {
 		lang = b.language(u)
 	}
+	p := b.msgs.For(lang)
+	if f.Kind == kindRecall {
+		return b.report(tx, f, p.HTML(recallReport(f)))
+	}
 	report := messages.FanOutReport{
 		Total: f.Total, Sent: f.Sent, Failed: f.Failed, Unreachable: f.Unreachable, Expired: f.Expired,
 		Took: f.Finished.Sub(f.Created),
@@ -56,10 +60,15 @@ func (b *Bot) FanOutDone(tx *store.Tx, f store.FanOut) error {
 		}
 		report.Names = append(report.Names, name)
 	}
+	return b.report(tx, f, p.HTML(report))
+}
+
+// report sends a fan-out's report to its originator.
+func (b *Bot) report(tx *store.Tx, f store.FanOut, text string) error {
 	_, err := tx.Enqueue(store.OutboxRow{
 		ChatID: f.ReportTo, Priority: store.PriorityInteractive, Created: f.Finished,
 		Origin: fmt.Sprintf("fanout:%d", f.ID),
-		Action: store.Action{Kind: store.ActSend, Text: b.msgs.For(lang).HTML(report)},
+		Action: store.Action{Kind: store.ActSend, Text: text},
 	})
 	if err != nil {
 		return err

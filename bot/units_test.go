@@ -546,6 +546,7 @@ func TestRoleTable(t *testing.T) {
 		cmdInvite: headsOf, cmdRevokeInvite: "admin,head of this unit,head of a sibling,head of the parent",
 		cmdMembers: headsOf + ",member", cmdRemoveMember: headsOf, cmdLeave: headsOf + ",member",
 		cmdGrant: "admin", cmdRevoke: "admin", cmdLink: headsOf, cmdUnlink: headsOf,
+		cmdAnnounce: headsOf, cmdAuditLog: "admin",
 	}
 	// allowed is the expected outcome, from the declaration.
 	allowed := func(cmd *Command, persona string) bool {
@@ -587,7 +588,7 @@ func TestRoleTable(t *testing.T) {
 						cmdMembers: tr.unit.Code, cmdRemoveMember: tr.unit.Code + " | " + fmt.Sprint(memberU),
 						cmdLeave: tr.unit.Code, cmdGrant: "5555", cmdRevoke: "5555", cmdUnits: "thai binh",
 						cmdAddUnit: "Chi hội | phunu | " + tr.unit.Code, cmdLanguage: "vi",
-						cmdLink: tr.unit.Code, cmdUnlink: tr.unit.Code,
+						cmdLink: tr.unit.Code, cmdUnlink: tr.unit.Code, cmdAnnounce: tr.unit.Code + " | Họp giao ban",
 					}[cmd.Name]
 					chat := private(p.user.ID)
 					if chatKind != store.ChatPrivate {

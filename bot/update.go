@@ -61,8 +61,8 @@ type Message struct {
 	Command       string
 	CommandTarget string
 	Args          string
-	// ReplyTo is the message this one answers, if any (only its ID, sender
-	// and chat are filled).
+	// ReplyTo is the message this one answers, if any: its ID, sender,
+	// chat, kind, text or caption and file (not its own reply or command).
 	ReplyTo *Message
 	// FileID names an attached photo (the largest size) or document.
 	FileID   string

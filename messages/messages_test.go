@@ -184,6 +184,36 @@ var samples = []struct {
 	{"admin_not", AdminChange{Change: "not_admin", Name: "Lan", UserID: 111}, false},
 	{"admin_claimed", AdminClaimed{}, false},
 	{"dismissed", Dismissed{}, false},
+	{"audit_admin_grant", AuditAction{Action: "admin.grant"}, true},
+	{"audit_admin_revoke", AuditAction{Action: "admin.revoke"}, true},
+	{"audit_unit_create", AuditAction{Action: "unit.create"}, true},
+	{"audit_unit_edit", AuditAction{Action: "unit.edit"}, true},
+	{"audit_unit_delete", AuditAction{Action: "unit.delete"}, true},
+	{"audit_units_import", AuditAction{Action: "units.import"}, true},
+	{"audit_invite_create", AuditAction{Action: "invite.create"}, true},
+	{"audit_invite_revoke", AuditAction{Action: "invite.revoke"}, true},
+	{"audit_group_link", AuditAction{Action: "group.link"}, true},
+	{"audit_group_unlink", AuditAction{Action: "group.unlink"}, true},
+	{"audit_announce_send", AuditAction{Action: "announce.send"}, true},
+	{"audit_announce_recall", AuditAction{Action: "announce.recall"}, true},
+	{"button_recall", Button{Name: "recall"}, true},
+	{"cmd_thongbao", CommandDesc{Command: "thongbao"}, true},
+	{"example_thongbao", CommandExample{Command: "thongbao"}, true},
+	{"cmd_nhatky", CommandDesc{Command: "nhatky"}, true},
+	{"example_nhatky", CommandExample{Command: "nhatky"}, true},
+	{"ask_announcement", AskAnnouncement{Unit: "Ủy ban MTTQ xã Thái Bình"}, false},
+	{"announcement_too_long", AnnouncementTooLong{Length: 5000, Limit: 4096}, false},
+	{"nobody_to_tell", NobodyToTell{Unit: "Chi hội thôn 3"}, false},
+	{"confirm_announcement", ConfirmAnnouncement{Unit: "Ủy ban MTTQ xã Thái Bình", People: 2000, Groups: 3, Takes: 67 * time.Second, Preview: "Mời dự họp <b>giao ban</b>"}, false},
+	{"announcement", Announcement{Unit: "Ủy ban MTTQ xã Thái Bình", Text: "Mời dự họp giao ban lúc 8 giờ."}, false},
+	{"announcement_sending", AnnouncementSending{Unit: "Ủy ban MTTQ xã Thái Bình", People: 1, Groups: 0, Takes: 0}, false},
+	{"recall_started", RecallStarted{Sent: 1990, Cancelled: 10}, false},
+	{"recall_report", RecallReport{Removed: 1985, Failed: 5}, false},
+	{"bad_count", BadCount{Arg: "abc"}, false},
+	{"audit_header", AuditHeader{Count: 3}, false},
+	{"audit_line", AuditLine{At: time.Date(2026, 11, 30, 8, 15, 0, 0, hcm), Actor: "Nguyễn Thị Lan", ActorID: 111, Action: "tạo đơn vị", Target: "02494-PHUNU — Hội LHPN xã Thái Bình", Detail: "Ủy ban MTTQ xã Thái Bình"}, false},
+	{"audit_line_cli", AuditLine{At: time.Date(2026, 11, 30, 8, 15, 0, 0, hcm), Actor: "CLI", Action: "nhập danh sách đơn vị", Target: "units.csv", Detail: "85/0/0"}, false},
+
 	{"group_only", GroupOnly{}, false},
 	{"link_refused_admin", LinkRefused{Reason: "not_admin"}, false},
 	{"link_refused_unknown", LinkRefused{Reason: "unknown"}, false},
@@ -243,7 +273,7 @@ func TestGolden(t *testing.T) {
 			var got string
 			if s.text {
 				got = p.Text(s.msg)
-			} else if strings.HasPrefix(s.msg.Key(), "unit_line") || strings.HasPrefix(s.msg.Key(), "member_line") {
+			} else if strings.HasPrefix(s.msg.Key(), "unit_line") || strings.HasPrefix(s.msg.Key(), "member_line") || strings.HasPrefix(s.msg.Key(), "audit_line") {
 				got = p.Item(s.msg)
 			} else {
 				got = p.HTML(s.msg)

@@ -375,3 +375,77 @@ type BotAdded struct {
 }
 
 func (BotAdded) Key() string { return "bot_added" }
+
+// AskAnnouncement asks for the text of an announcement.
+type AskAnnouncement struct{ Unit string }
+
+func (AskAnnouncement) Key() string { return "ask_announcement" }
+
+// AnnouncementTooLong says the text does not fit one message.
+type AnnouncementTooLong struct{ Length, Limit int }
+
+func (AnnouncementTooLong) Key() string { return "announcement_too_long" }
+
+// NobodyToTell says the unit's subtree has nobody to announce to.
+type NobodyToTell struct{ Unit string }
+
+func (NobodyToTell) Key() string { return "nobody_to_tell" }
+
+// ConfirmAnnouncement is the first reply to /thongbao.
+type ConfirmAnnouncement struct {
+	Unit           string
+	People, Groups int
+	Takes          time.Duration
+	Preview        string
+}
+
+func (ConfirmAnnouncement) Key() string { return "confirm_announcement" }
+
+// Announcement is what recipients read.
+type Announcement struct{ Unit, Text string }
+
+func (Announcement) Key() string { return "announcement" }
+
+// AnnouncementSending replaces the confirmation once sending started.
+type AnnouncementSending struct {
+	Unit           string
+	People, Groups int
+	Takes          time.Duration
+}
+
+func (AnnouncementSending) Key() string { return "announcement_sending" }
+
+// RecallStarted says the copies are being deleted.
+type RecallStarted struct{ Sent, Cancelled int }
+
+func (RecallStarted) Key() string { return "recall_started" }
+
+// RecallReport says how many copies were removed.
+type RecallReport struct{ Removed, Failed int }
+
+func (RecallReport) Key() string { return "recall_report" }
+
+// BadCount says an argument is not a positive number.
+type BadCount struct{ Arg string }
+
+func (BadCount) Key() string { return "bad_count" }
+
+// AuditHeader heads the audit log.
+type AuditHeader struct{ Count int }
+
+func (AuditHeader) Key() string { return "audit_header" }
+
+// AuditLine is one entry of the audit log.
+type AuditLine struct {
+	At                     time.Time
+	Actor                  string
+	ActorID                int64
+	Action, Target, Detail string
+}
+
+func (AuditLine) Key() string { return "audit_line" }
+
+// AuditAction names an audit action ("unit.create").
+type AuditAction struct{ Action string }
+
+func (a AuditAction) Key() string { return "audit." + a.Action }

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -36,15 +37,24 @@ func (f FanOut) Settled() int { return f.Sent + f.Failed + f.Unreachable + f.Exp
 // Done reports whether every copy has an outcome.
 func (f FanOut) Done() bool { return f.Settled() >= f.Total }
 
-// FanOutSpec describes a fan-out to start.
+// FanOutSpec describes a fan-out to start: one Action to Chats, or, when
+// Copies is set, a different action for each copy (deleting sent copies
+// takes each one's message id).
 type FanOutSpec struct {
 	Origin    string
 	Kind      string
 	ReportTo  int64
 	Chats     []int64
 	Action    Action
+	Copies    []Copy
 	Priority  int
 	ExpiresAt time.Time
+}
+
+// Copy is one copy of a fan-out with its own action.
+type Copy struct {
+	ChatID int64
+	Action Action
 }
 
 // OnFanOutDone sets the function called, inside the settling transaction,
@@ -61,6 +71,9 @@ func (tx *Tx) StartFanOut(spec FanOutSpec, at time.Time) (FanOut, error) {
 	seq, err := b.NextSequence()
 	if err != nil {
 		return FanOut{}, fmt.Errorf("start fan-out: %w", err)
+	}
+	if len(spec.Copies) > 0 {
+		return tx.startCopies(spec, seq, at)
 	}
 	seen := make(map[int64]bool, len(spec.Chats))
 	chats := make([]int64, 0, len(spec.Chats))
@@ -94,6 +107,50 @@ func (tx *Tx) StartFanOut(spec FanOutSpec, at time.Time) (FanOut, error) {
 		}
 	}
 	return tx.FanOut(seq)
+}
+
+// startCopies enqueues a fan-out whose copies each have their own action.
+func (tx *Tx) startCopies(spec FanOutSpec, seq uint64, at time.Time) (FanOut, error) {
+	f := FanOut{ID: seq, Origin: spec.Origin, Kind: spec.Kind, ReportTo: spec.ReportTo, Total: len(spec.Copies), Created: at}
+	if err := putJSON(tx.bucket(bucketFanOuts), u64(seq), f); err != nil {
+		return FanOut{}, fmt.Errorf("start fan-out: %w", err)
+	}
+	for _, c := range spec.Copies {
+		if _, err := tx.Enqueue(OutboxRow{
+			ChatID: c.ChatID, Priority: spec.Priority, Origin: spec.Origin, Action: c.Action,
+			Created: at, ExpiresAt: spec.ExpiresAt, FanOut: seq,
+		}); err != nil {
+			return FanOut{}, err
+		}
+	}
+	return tx.FanOut(seq)
+}
+
+// CancelFanOut drops the fan-out's copies not sent yet, recording them as
+// failed with reason; it returns how many.
+func (tx *Tx) CancelFanOut(fanOutID uint64, reason string, at time.Time) (int, error) {
+	var pending []OutboxRow
+	c := tx.bucket(bucketOutbox).Cursor()
+	needle := []byte(fmt.Sprintf(`"fan_out":%d`, fanOutID))
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if !bytes.Contains(v, needle) {
+			continue
+		}
+		var r OutboxRow
+		if err := json.Unmarshal(v, &r); err != nil {
+			return 0, err
+		}
+		if r.FanOut == fanOutID {
+			r.ID = binary.BigEndian.Uint64(k)
+			pending = append(pending, r)
+		}
+	}
+	for _, r := range pending {
+		if err := tx.finishOutbox(r, DeliveryFailed, 0, reason, at, false); err != nil {
+			return 0, err
+		}
+	}
+	return len(pending), nil
 }
 
 // FanOut returns the fan-out with this id.

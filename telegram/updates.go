@@ -139,6 +139,20 @@ func convertMessage(m *tgbotapi.Message) *bot.Message {
 			u := convertUser(r.From)
 			out.ReplyTo.From = &u
 		}
+		// What a command replies to may be what it acts on (a photo to
+		// announce): its kind, file and caption.
+		switch {
+		case len(r.Photo) > 0:
+			out.ReplyTo.Kind, out.ReplyTo.FileID = bot.KindPhoto, r.Photo[len(r.Photo)-1].FileID
+		case r.Document != nil:
+			out.ReplyTo.Kind, out.ReplyTo.FileID, out.ReplyTo.FileName = bot.KindDocument, r.Document.FileID, r.Document.FileName
+		case r.Text != "":
+			out.ReplyTo.Kind = bot.KindText
+		}
+		out.ReplyTo.Text = r.Text
+		if r.Text == "" {
+			out.ReplyTo.Text = r.Caption
+		}
 	}
 	return out
 }
