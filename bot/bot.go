@@ -148,7 +148,7 @@ func New(o Options) (*Bot, error) {
 	// answered.
 	b.store.OnFanOutDone(b.FanOutDone)
 	b.store.OnQueryAnswered(b.QueryAnswered)
-	for _, register := range []func() error{b.registerCore, b.registerUnits, b.registerMembers, b.registerAdmins, b.registerGroups, b.registerAnnouncements} {
+	for _, register := range []func() error{b.registerCore, b.registerUnits, b.registerMembers, b.registerAdmins, b.registerGroups, b.registerAnnouncements, b.registerErasure} {
 		if err := register(); err != nil {
 			return nil, err
 		}

@@ -39,6 +39,9 @@ type Context struct {
 	handler  string
 	answered bool
 	enqueued bool
+	// forget marks the rows enqueued from here on to leave no record once
+	// sent: the person's data has just been erased.
+	forget bool
 }
 
 func (b *Bot) newContext(tx *store.Tx, now time.Time, u Update) *Context {
@@ -99,7 +102,7 @@ func (c *Context) Enqueue(chatID int64, priority int, a store.Action) error {
 
 // enqueue writes a row caused by this update.
 func (c *Context) enqueue(r store.OutboxRow) error {
-	r.Origin, r.Created = c.origin(), c.Now
+	r.Origin, r.Created, r.Forget = c.origin(), c.Now, c.forget
 	if _, err := c.Tx.Enqueue(r); err != nil {
 		return err
 	}

@@ -546,7 +546,7 @@ func TestRoleTable(t *testing.T) {
 		cmdInvite: headsOf, cmdRevokeInvite: "admin,head of this unit,head of a sibling,head of the parent",
 		cmdMembers: headsOf + ",member", cmdRemoveMember: headsOf, cmdLeave: headsOf + ",member",
 		cmdGrant: "admin", cmdRevoke: "admin", cmdLink: headsOf, cmdUnlink: headsOf,
-		cmdAnnounce: headsOf, cmdAuditLog: "admin",
+		cmdAnnounce: headsOf, cmdAuditLog: "admin", cmdErase: people,
 	}
 	// allowed is the expected outcome, from the declaration.
 	allowed := func(cmd *Command, persona string) bool {

@@ -449,3 +449,18 @@ func (AuditLine) Key() string { return "audit_line" }
 type AuditAction struct{ Action string }
 
 func (a AuditAction) Key() string { return "audit." + a.Action }
+
+// ConfirmErase asks before erasing the person's data.
+type ConfirmErase struct{ Admin bool }
+
+func (ConfirmErase) Key() string { return "confirm_erase" }
+
+// Erased says goodbye after erasure.
+type Erased struct{}
+
+func (Erased) Key() string { return "erased" }
+
+// Pseudonym stands for an erased person in records that must stay.
+type Pseudonym struct{ N uint64 }
+
+func (Pseudonym) Key() string { return "pseudonym" }

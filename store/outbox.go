@@ -88,6 +88,9 @@ type OutboxRow struct {
 	// FanOut is the fan-out the row belongs to (0: none). Its copies
 	// leave Action empty: the fan-out holds it once (see Tx.RowAction).
 	FanOut uint64 `json:"fan_out,omitempty"`
+	// Forget leaves no record once the row is settled: the goodbye to a
+	// person whose data was just erased.
+	Forget bool `json:"forget,omitempty"`
 }
 
 // Delivery outcomes.
@@ -227,6 +230,12 @@ func (tx *Tx) FailOutbox(r OutboxRow, status, reason string, at time.Time, attem
 }
 
 func (tx *Tx) finishOutbox(r OutboxRow, status string, messageID int, reason string, at time.Time, attempted bool) error {
+	if r.Forget {
+		if err := tx.bucket(bucketOutboxChats).Delete(chatRowKey(r.ChatID, r.ID)); err != nil {
+			return err
+		}
+		return tx.bucket(bucketOutbox).Delete(u64(r.ID))
+	}
 	deliveries := tx.bucket(bucketDeliveries)
 	var d Delivery
 	err := getJSON(deliveries, u64(r.ID), &d)

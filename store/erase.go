@@ -1,0 +1,321 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Erasure is what erasing a person needs to know: who, the names and
+// username to scrub from text kept for others, and the pseudonym that
+// takes their place in records that must stay (the audit log).
+type Erasure struct {
+	UserID int64
+	// Names are the person's names as they appear in text: full name,
+	// Telegram name, "@username".
+	Names     []string
+	Pseudonym string
+	At        time.Time
+}
+
+// scrub replaces the person's names in text with the pseudonym.
+func (e Erasure) scrub(text string) (string, bool) {
+	changed := false
+	for _, n := range e.Names {
+		if n != "" && strings.Contains(text, n) {
+			text = strings.ReplaceAll(text, n, e.Pseudonym)
+			changed = true
+		}
+	}
+	return text, changed
+}
+
+// erasers remove or pseudonymize one person's data, each for the buckets
+// of its own file. A feature that keeps personal data adds its eraser
+// here; the erasure test scans every bucket, so one forgotten shows.
+var erasers = []func(tx *Tx, e Erasure) error{
+	eraseUser,          // users.go: users, admins
+	eraseChat,          // chats.go: chats
+	eraseConversations, // conversations.go: conversations, tokens
+	eraseMemberships,   // units.go: members, user_units, units.created_by
+	eraseInvites,       // invites.go: invites
+	eraseLinks,         // links.go: links
+	eraseOutbox,        // outbox.go: outbox, outbox_chats, deliveries, origins
+	eraseFanOuts,       // fanouts.go: fanouts, fanout_actions, fanout_misses
+	eraseAudit,         // audit.go: audit
+}
+
+// ErasePerson removes the person's data from every record that keeps it,
+// and returns the pseudonym that stands for them in the records that must
+// stay ("Người dùng đã xóa #12"). Erasure overrides any retention period.
+func (tx *Tx) ErasePerson(userID int64, names []string, pseudonym func(n uint64) string, at time.Time) (string, error) {
+	n, err := tx.bucket(bucketMeta).NextSequence()
+	if err != nil {
+		return "", err
+	}
+	e := Erasure{UserID: userID, Pseudonym: pseudonym(n), At: at}
+	for _, name := range names {
+		if name = strings.TrimSpace(name); name != "" {
+			e.Names = append(e.Names, name)
+		}
+	}
+	for _, erase := range erasers {
+		if err := erase(tx, e); err != nil {
+			return "", fmt.Errorf("erase user: %w", err)
+		}
+	}
+	return e.Pseudonym, nil
+}
+
+// eachJSON calls fn with every value of b decoded into a fresh T; fn
+// returns the value to write back (nil: keep) or delete true.
+func eachJSON[T any](b *bolt.Bucket, fn func(k []byte, v *T) (rewrite bool, del bool)) error {
+	type change struct {
+		k   []byte
+		v   *T
+		del bool
+	}
+	var changes []change
+	c := b.Cursor()
+	for k, raw := c.First(); k != nil; k, raw = c.Next() {
+		if raw == nil {
+			continue // a nested bucket
+		}
+		v := new(T)
+		if err := json.Unmarshal(raw, v); err != nil {
+			return err
+		}
+		rewrite, del := fn(k, v)
+		if rewrite || del {
+			changes = append(changes, change{bytes.Clone(k), v, del})
+		}
+	}
+	for _, ch := range changes {
+		if ch.del {
+			if err := b.Delete(ch.k); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := putJSON(b, ch.k, ch.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deletePrefix removes every key of b that starts with prefix.
+func deletePrefix(b *bolt.Bucket, prefix []byte) error {
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func eraseUser(tx *Tx, e Erasure) error {
+	if err := tx.bucket(bucketUsers).Delete(id(e.UserID)); err != nil {
+		return err
+	}
+	if err := tx.bucket(bucketAdmins).Delete(id(e.UserID)); err != nil {
+		return err
+	}
+	return eachJSON(tx.bucket(bucketAdmins), func(_ []byte, a *Admin) (bool, bool) {
+		if a.GrantedBy != e.UserID {
+			return false, false
+		}
+		a.GrantedBy = 0
+		return true, false
+	})
+}
+
+func eraseChat(tx *Tx, e Erasure) error {
+	c, err := tx.Chat(e.UserID)
+	if err == nil && c.Unreachable {
+		if err := tx.countUnreachable(-1); err != nil {
+			return err
+		}
+	}
+	return tx.bucket(bucketChats).Delete(id(e.UserID))
+}
+
+func eraseConversations(tx *Tx, e Erasure) error {
+	if err := tx.bucket(bucketConversations).Delete(id(e.UserID)); err != nil {
+		return err
+	}
+	return eachJSON(tx.bucket(bucketTokens), func(_ []byte, t *Token) (bool, bool) {
+		return false, t.UserID == e.UserID || t.ChatID == e.UserID
+	})
+}
+
+func eraseMemberships(tx *Tx, e Erasure) error {
+	for _, m := range tx.UserUnits(e.UserID) {
+		if _, err := tx.RemoveMember(m.UnitID, e.UserID); err != nil {
+			return err
+		}
+	}
+	return eachJSON(tx.bucket(bucketUnits), func(_ []byte, u *Unit) (bool, bool) {
+		if u.CreatedBy != e.UserID {
+			return false, false
+		}
+		u.CreatedBy = 0
+		return true, false
+	})
+}
+
+func eraseInvites(tx *Tx, e Erasure) error {
+	return eachJSON(tx.bucket(bucketInvites), func(_ []byte, inv *Invite) (bool, bool) {
+		return false, inv.CreatedBy == e.UserID
+	})
+}
+
+func eraseLinks(tx *Tx, e Erasure) error {
+	return eachJSON(tx.bucket(bucketLinks), func(_ []byte, l *Link) (bool, bool) {
+		if l.LinkedBy != e.UserID {
+			return false, false
+		}
+		l.LinkedBy = 0
+		return true, false
+	})
+}
+
+// eraseOutbox drops what waits to be sent to the person and every record
+// of what was, and scrubs their names from text waiting for others.
+func eraseOutbox(tx *Tx, e Erasure) error {
+	for _, rowID := range tx.chatRows(e.UserID) {
+		if err := tx.bucket(bucketOutbox).Delete(u64(rowID)); err != nil {
+			return err
+		}
+	}
+	if err := deletePrefix(tx.bucket(bucketOutboxChats), id(e.UserID)); err != nil {
+		return err
+	}
+	if err := eachJSON(tx.bucket(bucketOutbox), func(_ []byte, r *OutboxRow) (bool, bool) {
+		text, changed := e.scrub(r.Action.Text)
+		r.Action.Text = text
+		return changed, false
+	}); err != nil {
+		return err
+	}
+	// Deliveries to the person go; so do their origin index entries.
+	var origins [][]byte
+	if err := eachJSON(tx.bucket(bucketDeliveries), func(k []byte, d *Delivery) (bool, bool) {
+		mine := d.ChatID == e.UserID || originMentions(d.Origin, e.UserID)
+		if mine && d.Origin != "" {
+			origins = append(origins, originKey(d.Origin, binary.BigEndian.Uint64(k)))
+		}
+		return false, mine
+	}); err != nil {
+		return err
+	}
+	for _, k := range origins {
+		if err := tx.bucket(bucketOrigins).Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// originMentions reports whether an origin names the person by id, as a
+// group-link query's does ("link:<unit>:<user>:<message>").
+func originMentions(origin string, userID int64) bool {
+	want := strconv.FormatInt(userID, 10)
+	for _, part := range strings.FieldsFunc(origin, func(r rune) bool { return r == ':' }) {
+		if part == want {
+			return true
+		}
+	}
+	return false
+}
+
+func eraseFanOuts(tx *Tx, e Erasure) error {
+	if err := eachJSON(tx.bucket(bucketFanOuts), func(_ []byte, f *FanOut) (bool, bool) {
+		if f.ReportTo != e.UserID {
+			return false, false
+		}
+		f.ReportTo = 0
+		return true, false
+	}); err != nil {
+		return err
+	}
+	if err := eachJSON(tx.bucket(bucketFanOutActions), func(_ []byte, a *Action) (bool, bool) {
+		text, changed := e.scrub(a.Text)
+		a.Text = text
+		return changed, false
+	}); err != nil {
+		return err
+	}
+	// The misses are keyed by fan-out and chat: drop the person's.
+	var keys [][]byte
+	c := tx.bucket(bucketFanOutMisses).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if int64(binary.BigEndian.Uint64(k[8:])) == e.UserID {
+			keys = append(keys, bytes.Clone(k))
+		}
+	}
+	for _, k := range keys {
+		if err := tx.bucket(bucketFanOutMisses).Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eraseAudit keeps every entry but turns the person into the pseudonym.
+func eraseAudit(tx *Tx, e Erasure) error {
+	idText := strconv.FormatInt(e.UserID, 10)
+	return eachJSON(tx.bucket(bucketAudit), func(_ []byte, a *AuditEntry) (bool, bool) {
+		changed := false
+		if a.ActorID == e.UserID {
+			a.ActorID, a.ActorName, changed = 0, e.Pseudonym, true
+		}
+		if a.SubjectID == e.UserID {
+			a.SubjectID, changed = 0, true
+		}
+		for _, f := range []*string{&a.Target, &a.Detail, &a.ActorName} {
+			if text, ok := e.scrub(*f); ok {
+				*f, changed = text, true
+			}
+			if strings.Contains(*f, idText) {
+				*f, changed = strings.ReplaceAll(*f, idText, e.Pseudonym), true
+			}
+		}
+		return changed, false
+	})
+}
+
+// Walk calls fn for every key and value of every bucket, nested ones too
+// (path names the buckets), for checks such as the erasure test.
+func (s *Store) Walk(fn func(path []string, k, v []byte) error) error {
+	return s.db.View(func(btx *bolt.Tx) error {
+		var walk func(path []string, b *bolt.Bucket) error
+		walk = func(path []string, b *bolt.Bucket) error {
+			return b.ForEach(func(k, v []byte) error {
+				if v == nil {
+					if nested := b.Bucket(k); nested != nil {
+						return walk(append(path, string(k)), nested)
+					}
+				}
+				return fn(path, k, v)
+			})
+		}
+		return btx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			if err := fn(nil, name, nil); err != nil {
+				return err
+			}
+			return walk([]string{string(name)}, b)
+		})
+	})
+}
