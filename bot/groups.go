@@ -44,11 +44,17 @@ func (b *Bot) link(c *Context) error {
 	if err != nil || !ok {
 		return err
 	}
-	return c.enqueue(store.OutboxRow{
-		ChatID: c.Chat.ID, Priority: store.PriorityInteractive,
+	// The row keeps its own origin (c.enqueue would name the update):
+	// the origin is how the answer finds its way back to queryAnswered.
+	if _, err := c.Tx.Enqueue(store.OutboxRow{
+		ChatID: c.Chat.ID, Priority: store.PriorityInteractive, Created: c.Now,
 		Action: store.Action{Kind: store.ActChatMember, UserID: c.Sender.ID, ReplyTo: c.Message.ID},
 		Origin: fmt.Sprintf("%s%d:%d:%d", linkQuery, u.ID, c.Sender.ID, c.Message.ID),
-	})
+	}); err != nil {
+		return err
+	}
+	c.enqueued = true
+	return nil
 }
 
 // QueryAnswered receives the answer to a query the bot asked. The store
@@ -143,11 +149,14 @@ func (b *Bot) memberChange(c *Context) error {
 	}
 	if gone {
 		c.handler = "member_change:removed"
-		links, err := c.Tx.SetLinksBroken(m.Chat.ID, true, c.Now)
-		if err != nil {
+		links := c.Tx.ChatLinks(m.Chat.ID)
+		if _, err := c.Tx.SetLinksBroken(m.Chat.ID, true, c.Now); err != nil {
 			return err
 		}
 		for _, l := range links {
+			if l.Broken {
+				continue // the heads were told when it broke ("left", then "kicked")
+			}
 			if err := b.tellHeads(c, l.UnitID, func(p messages.Printer, u store.Unit) string {
 				return p.HTML(messages.GroupLost{Unit: u.Name, Group: m.Chat.Title})
 			}); err != nil {
@@ -160,19 +169,32 @@ func (b *Bot) memberChange(c *Context) error {
 	if _, err := c.Tx.SeeChat(store.Chat{ID: m.Chat.ID, Kind: m.Chat.Kind, Title: m.Chat.Title}, c.Now); err != nil {
 		return err
 	}
-	links, err := c.Tx.SetLinksBroken(m.Chat.ID, false, c.Now)
-	if err != nil {
+	links := c.Tx.ChatLinks(m.Chat.ID)
+	if _, err := c.Tx.SetLinksBroken(m.Chat.ID, false, c.Now); err != nil {
 		return err
 	}
 	var units []string
+	mended := false
 	for _, l := range links {
+		mended = mended || l.Broken
 		if u, err := c.Tx.Unit(l.UnitID); err == nil {
 			units = append(units, u.Name)
 		}
 	}
+	// Promoted or demoted while in the group: nothing to say.
+	if inGroup(m.OldStatus) && !mended {
+		c.handler = "member_change:status"
+		return nil
+	}
 	return c.Enqueue(m.Chat.ID, store.PriorityInteractive, store.Action{
 		Kind: store.ActSend, Text: c.P.HTML(messages.BotAdded{BotUsername: b.Identity().Username, Units: units}),
 	})
+}
+
+// inGroup reports whether a chat member status means the bot was in the
+// group.
+func inGroup(status string) bool {
+	return status == "member" || status == "administrator" || status == "creator"
 }
 
 // tellHeads sends each head of the unit (or of the nearest unit above with

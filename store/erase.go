@@ -5,9 +5,12 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"html"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -18,22 +21,66 @@ import (
 type Erasure struct {
 	UserID int64
 	// Names are the person's names as they appear in text: full name,
-	// Telegram name, "@username".
+	// Telegram name, "@username" (and their HTML-escaped forms).
 	Names     []string
 	Pseudonym string
 	At        time.Time
 }
 
-// scrub replaces the person's names in text with the pseudonym.
+// scrub replaces the person's names and id in text with the pseudonym.
+// Only whole words are replaced: a person called "Bình" leaves "Thái
+// Bình" alone, and id 4004 leaves 14004 alone.
 func (e Erasure) scrub(text string) (string, bool) {
 	changed := false
-	for _, n := range e.Names {
-		if n != "" && strings.Contains(text, n) {
-			text = strings.ReplaceAll(text, n, e.Pseudonym)
-			changed = true
-		}
+	for _, n := range append(e.Names, strconv.FormatInt(e.UserID, 10)) {
+		var ok bool
+		text, ok = replaceWord(text, n, e.Pseudonym)
+		changed = changed || ok
 	}
 	return text, changed
+}
+
+// scrubID replaces only the person's id in text.
+func (e Erasure) scrubID(text string) (string, bool) {
+	return replaceWord(text, strconv.FormatInt(e.UserID, 10), e.Pseudonym)
+}
+
+// replaceWord replaces each occurrence of word in text that is not part
+// of a longer word.
+func replaceWord(text, word, with string) (string, bool) {
+	if word == "" || !strings.Contains(text, word) {
+		return text, false
+	}
+	first, _ := utf8.DecodeRuneInString(word)
+	last, _ := utf8.DecodeLastRuneInString(word)
+	var b strings.Builder
+	changed := false
+	for {
+		i := strings.Index(text, word)
+		if i < 0 {
+			break
+		}
+		before, _ := utf8.DecodeLastRuneInString(text[:i])
+		after, _ := utf8.DecodeRuneInString(text[i+len(word):])
+		if i > 0 && isWordRune(first) && isWordRune(before) ||
+			i+len(word) < len(text) && isWordRune(last) && isWordRune(after) {
+			// Part of a longer word: keep its first rune, look further.
+			_, size := utf8.DecodeRuneInString(text[i:])
+			b.WriteString(text[:i+size])
+			text = text[i+size:]
+			continue
+		}
+		b.WriteString(text[:i])
+		b.WriteString(with)
+		text = text[i+len(word):]
+		changed = true
+	}
+	b.WriteString(text)
+	return b.String(), changed
+}
+
+func isWordRune(r rune) bool {
+	return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
 }
 
 // erasers remove or pseudonymize one person's data, each for the buckets
@@ -46,9 +93,11 @@ var erasers = []func(tx *Tx, e Erasure) error{
 	eraseMemberships,   // units.go: members, user_units, units.created_by
 	eraseInvites,       // invites.go: invites
 	eraseLinks,         // links.go: links
-	eraseOutbox,        // outbox.go: outbox, outbox_chats, deliveries, origins
-	eraseFanOuts,       // fanouts.go: fanouts, fanout_actions, fanout_misses
-	eraseAudit,         // audit.go: audit
+	// Fan-outs before the outbox: dropping a copy for the person may
+	// finish a fan-out, whose report must neither go to nor name them.
+	eraseFanOuts, // fanouts.go: fanouts, fanout_actions, fanout_misses
+	eraseOutbox,  // outbox.go: outbox, outbox_chats, deliveries, origins
+	eraseAudit,   // audit.go: audit
 }
 
 // ErasePerson removes the person's data from every record that keeps it,
@@ -63,6 +112,9 @@ func (tx *Tx) ErasePerson(userID int64, names []string, pseudonym func(n uint64)
 	for _, name := range names {
 		if name = strings.TrimSpace(name); name != "" {
 			e.Names = append(e.Names, name)
+			if escaped := html.EscapeString(name); escaped != name {
+				e.Names = append(e.Names, escaped)
+			}
 		}
 	}
 	for _, erase := range erasers {
@@ -155,8 +207,15 @@ func eraseConversations(tx *Tx, e Erasure) error {
 	if err := tx.bucket(bucketConversations).Delete(id(e.UserID)); err != nil {
 		return err
 	}
+	// Others' keyboards go on; the text they keep (an announcement's
+	// draft naming the person) is scrubbed.
 	return eachJSON(tx.bucket(bucketTokens), func(_ []byte, t *Token) (bool, bool) {
-		return false, t.UserID == e.UserID || t.ChatID == e.UserID
+		if t.UserID == e.UserID || t.ChatID == e.UserID {
+			return false, true
+		}
+		data, changed := e.scrub(t.Data)
+		t.Data = data
+		return changed, false
 	})
 }
 
@@ -191,23 +250,42 @@ func eraseLinks(tx *Tx, e Erasure) error {
 	})
 }
 
-// eraseOutbox drops what waits to be sent to the person and every record
-// of what was, and scrubs their names from text waiting for others.
+// eraseOutbox drops what waits to be sent to the person or asks about
+// them and every record of what was, and scrubs their names and id from
+// text waiting for others. A dropped copy of a fan-out counts as failed,
+// so the fan-out still finishes and its originator gets the report.
 func eraseOutbox(tx *Tx, e Erasure) error {
-	for _, rowID := range tx.chatRows(e.UserID) {
-		if err := tx.bucket(bucketOutbox).Delete(u64(rowID)); err != nil {
+	var dropped []OutboxRow
+	if err := eachJSON(tx.bucket(bucketOutbox), func(k []byte, r *OutboxRow) (bool, bool) {
+		if r.ChatID == e.UserID || r.Action.UserID == e.UserID {
+			r.ID = binary.BigEndian.Uint64(k)
+			dropped = append(dropped, *r)
+			return false, true
+		}
+		text, changed := e.scrub(r.Action.Text)
+		r.Action.Text = text
+		if originMentions(r.Origin, e.UserID) {
+			r.Origin, changed = "erased", true
+		}
+		return changed, false
+	}); err != nil {
+		return err
+	}
+	for _, r := range dropped {
+		if err := tx.bucket(bucketOutboxChats).Delete(chatRowKey(r.ChatID, r.ID)); err != nil {
 			return err
 		}
 	}
 	if err := deletePrefix(tx.bucket(bucketOutboxChats), id(e.UserID)); err != nil {
 		return err
 	}
-	if err := eachJSON(tx.bucket(bucketOutbox), func(_ []byte, r *OutboxRow) (bool, bool) {
-		text, changed := e.scrub(r.Action.Text)
-		r.Action.Text = text
-		return changed, false
-	}); err != nil {
-		return err
+	for _, r := range dropped {
+		if r.FanOut == 0 {
+			continue
+		}
+		if err := tx.tallyFanOut(r, DeliveryFailed, e.At); err != nil {
+			return err
+		}
 	}
 	// Deliveries to the person go; so do their origin index entries.
 	var origins [][]byte
@@ -274,22 +352,25 @@ func eraseFanOuts(tx *Tx, e Erasure) error {
 }
 
 // eraseAudit keeps every entry but turns the person into the pseudonym.
+// Their names are scrubbed only from the entries about them (as actor or
+// subject): others' entries may hold the same words as a place's name.
 func eraseAudit(tx *Tx, e Erasure) error {
-	idText := strconv.FormatInt(e.UserID, 10)
 	return eachJSON(tx.bucket(bucketAudit), func(_ []byte, a *AuditEntry) (bool, bool) {
 		changed := false
+		about := a.ActorID == e.UserID || a.SubjectID == e.UserID
 		if a.ActorID == e.UserID {
 			a.ActorID, a.ActorName, changed = 0, e.Pseudonym, true
 		}
 		if a.SubjectID == e.UserID {
 			a.SubjectID, changed = 0, true
 		}
+		scrub := e.scrubID
+		if about {
+			scrub = e.scrub
+		}
 		for _, f := range []*string{&a.Target, &a.Detail, &a.ActorName} {
-			if text, ok := e.scrub(*f); ok {
+			if text, ok := scrub(*f); ok {
 				*f, changed = text, true
-			}
-			if strings.Contains(*f, idText) {
-				*f, changed = strings.ReplaceAll(*f, idText, e.Pseudonym), true
 			}
 		}
 		return changed, false

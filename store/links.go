@@ -81,6 +81,9 @@ func (tx *Tx) ChatLinks(chatID int64) []Link {
 func (tx *Tx) SetLinksBroken(chatID int64, broken bool, at time.Time) ([]Link, error) {
 	links := tx.ChatLinks(chatID)
 	for i := range links {
+		if links[i].Broken == broken {
+			continue // keep when it broke
+		}
 		links[i].Broken = broken
 		links[i].BrokenAt = time.Time{}
 		if broken {

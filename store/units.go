@@ -159,7 +159,7 @@ func (tx *Tx) UpdateUnit(u Unit) error {
 }
 
 // DeleteUnit removes a unit that has no units under it and no people; its
-// pending invites go with it.
+// invites and group links go with it.
 func (tx *Tx) DeleteUnit(unitID uint64) error {
 	u, err := tx.Unit(unitID)
 	if err != nil {
@@ -170,6 +170,11 @@ func (tx *Tx) DeleteUnit(unitID uint64) error {
 	}
 	if len(tx.Members(unitID)) > 0 {
 		return fmt.Errorf("delete unit %s: %w", u.Code, ErrHasMembers)
+	}
+	for _, l := range tx.UnitLinks(unitID) {
+		if _, err := tx.UnlinkGroup(unitID, l.ChatID); err != nil {
+			return err
+		}
 	}
 	for _, inv := range tx.UnitInvites(unitID) {
 		if err := tx.bucket(bucketInvites).Delete([]byte(inv.Code)); err != nil {
