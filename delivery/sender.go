@@ -18,6 +18,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -439,7 +440,15 @@ func (s *Sender) perform(ctx, sendCtx context.Context, j job) result {
 	messageID, sendErr := s.o.Client.Do(sendCtx, r.ChatID, action)
 	now = s.o.Clock.Now()
 	if sendErr == nil {
-		return s.record(ctx, res, func(tx *store.Tx) error { return tx.AckOutbox(r, messageID, now) })
+		return s.record(ctx, res, func(tx *store.Tx) error {
+			switch gone, err := withdrawn(tx, r.ID); {
+			case err != nil:
+				return err
+			case gone:
+				return s.takeBack(tx, r, action, messageID, now)
+			}
+			return tx.AckOutbox(r, messageID, now)
+		})
 	}
 	e := Classify(sendErr)
 	tried := r // as stored: settling counts this attempt itself
@@ -457,7 +466,7 @@ func (s *Sender) perform(ctx, sendCtx context.Context, j job) result {
 		s.o.Metrics.retried.WithLabelValues("migrated").Inc()
 		res.outcome, res.migrateTo = migrated, e.MigrateTo
 		return s.record(ctx, res, func(tx *store.Tx) error {
-			if err := tx.RescheduleOutbox(r); err != nil {
+			if err := unlessWithdrawn(tx, r.ID, func() error { return tx.RescheduleOutbox(r) }); err != nil {
 				return err
 			}
 			_, err := tx.MigrateChat(tried.ChatID, e.MigrateTo, now)
@@ -468,13 +477,17 @@ func (s *Sender) perform(ctx, sendCtx context.Context, j job) result {
 		s.o.Log.Warn("chat unreachable; its messages are dropped until it writes again", "chat_id", r.ChatID, "reason", e.Description)
 		if j.chat == 0 { // a callback answer says nothing about the chat
 			return s.record(ctx, res, func(tx *store.Tx) error {
-				return tx.FailOutbox(tried, store.DeliveryUnreachable, e.Description, now, true)
+				return unlessWithdrawn(tx, r.ID, func() error {
+					return tx.FailOutbox(tried, store.DeliveryUnreachable, e.Description, now, true)
+				})
 			})
 		}
 		res.outcome = unreachable
 		var dropped []uint64
 		res = s.record(ctx, res, func(tx *store.Tx) error {
-			if err := tx.FailOutbox(tried, store.DeliveryUnreachable, e.Description, now, true); err != nil {
+			if err := unlessWithdrawn(tx, r.ID, func() error {
+				return tx.FailOutbox(tried, store.DeliveryUnreachable, e.Description, now, true)
+			}); err != nil {
 				return err
 			}
 			var err error
@@ -487,7 +500,9 @@ func (s *Sender) perform(ctx, sendCtx context.Context, j job) result {
 		s.o.Log.Warn("message rejected; skipped", "chat_id", r.ChatID, "kind", r.Action.Kind, "reason", e.Description)
 		s.o.Metrics.failed.WithLabelValues("rejected").Inc()
 		return s.record(ctx, res, func(tx *store.Tx) error {
-			return tx.FailOutbox(tried, store.DeliveryFailed, e.Description, now, true)
+			return unlessWithdrawn(tx, r.ID, func() error {
+				return tx.FailOutbox(tried, store.DeliveryFailed, e.Description, now, true)
+			})
 		})
 	default:
 		if ctx.Err() != nil {
@@ -499,7 +514,9 @@ func (s *Sender) perform(ctx, sendCtx context.Context, j job) result {
 		s.o.Metrics.retried.WithLabelValues("temporary").Inc()
 		s.o.Log.Debug("send failed; will retry", "chat_id", r.ChatID, "attempts", r.Attempts, "err", e)
 	}
-	return s.record(ctx, res, func(tx *store.Tx) error { return tx.RescheduleOutbox(r) })
+	return s.record(ctx, res, func(tx *store.Tx) error {
+		return unlessWithdrawn(tx, r.ID, func() error { return tx.RescheduleOutbox(r) })
+	})
 }
 
 // query asks the messenger a question for the bot (ActChatMember). A
@@ -513,11 +530,61 @@ func (s *Sender) query(ctx, sendCtx context.Context, res result, r store.OutboxR
 			r.Attempts++
 			res.outcome, res.notBefore = retry, now.Add(max(retryDelay(r.Attempts), e.RetryAfter))
 			r.NotBefore, r.LastError = res.notBefore, e.Error()
-			return s.record(ctx, res, func(tx *store.Tx) error { return tx.RescheduleOutbox(r) })
+			return s.record(ctx, res, func(tx *store.Tx) error {
+				return unlessWithdrawn(tx, r.ID, func() error { return tx.RescheduleOutbox(r) })
+			})
 		}
 		status = ""
 	}
-	return s.record(ctx, res, func(tx *store.Tx) error { return tx.AnswerQuery(r, status, now) })
+	return s.record(ctx, res, func(tx *store.Tx) error {
+		return unlessWithdrawn(tx, r.ID, func() error { return tx.AnswerQuery(r, status, now) })
+	})
+}
+
+// withdrawn reports whether the row left the outbox while a worker was
+// sending it: a recall cancelled it, or an erasure settled it. Whoever
+// withdrew it recorded its outcome; a late outcome must not overwrite that
+// record, nor write back a chat id an erasure removed.
+func withdrawn(tx *store.Tx, rowID uint64) (bool, error) {
+	_, err := tx.OutboxRow(rowID)
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	}
+	return false, err
+}
+
+// unlessWithdrawn records a row's outcome with fn, unless the row was
+// withdrawn while it was being sent.
+func unlessWithdrawn(tx *store.Tx, rowID uint64, fn func() error) error {
+	gone, err := withdrawn(tx, rowID)
+	if err != nil || gone {
+		return err
+	}
+	return fn()
+}
+
+// takeBackWindow is how long Telegram lets a bot delete its messages.
+const takeBackWindow = 48 * time.Hour
+
+// takeBack deletes a message that went out although its row was withdrawn
+// while it was in flight: a recalled announcement must not stay with the
+// few people whose copy Telegram was accepting at that moment. The
+// deletion leaves no record, like the withdrawn row's own chat.
+func (s *Sender) takeBack(tx *store.Tx, r store.OutboxRow, a store.Action, messageID int, now time.Time) error {
+	if messageID == 0 || (a.Kind != store.ActSend && a.Kind != store.ActPhoto && a.Kind != store.ActDocument) {
+		return nil // an edit or a deletion: nothing new to take back
+	}
+	if _, err := tx.Enqueue(store.OutboxRow{
+		ChatID: r.ChatID, Priority: r.Priority, Origin: r.Origin, Created: now, ExpiresAt: now.Add(takeBackWindow),
+		Action: store.Action{Kind: store.ActDelete, MessageID: messageID}, Forget: true,
+	}); err != nil {
+		return fmt.Errorf("take back message %d in %d: %w", messageID, r.ChatID, err)
+	}
+	tx.OnCommit(func() {
+		s.o.Log.Info("a message withdrawn while it was being sent went out; deleting it", "chat_id", r.ChatID, "row", r.ID)
+		s.Wake()
+	})
+	return nil
 }
 
 // record makes a row's outcome durable before the worker takes another
