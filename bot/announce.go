@@ -37,7 +37,7 @@ const (
 func (b *Bot) registerAnnouncements() error {
 	for _, cmd := range []Command{
 		{Name: cmdAnnounce, Alias: "announce", Perm: Head, On: TargetUnit, Menu: true, Handle: b.announce},
-		{Name: cmdAuditLog, Alias: "audit", Perm: Admin, Menu: true, Handle: b.auditLog},
+		{Name: cmdAuditLog, Alias: "audit", Perm: Admin, Private: true, Menu: true, Handle: b.auditLog},
 	} {
 		if err := b.HandleCommand(cmd); err != nil {
 			return err
@@ -67,21 +67,34 @@ type draft struct {
 func (b *Bot) announce(c *Context) error {
 	query, text, _ := strings.Cut(c.Args, "|")
 	text = strings.TrimSpace(text)
-	u, ok, err := b.unitArg(c, query, then(cmdAnnounce, "| "+text))
-	if err != nil || !ok {
-		return err
-	}
-	d := draft{Unit: u.ID, Text: text, Kind: store.ActSend}
-	// A reply to a photo or document sends that, with the text as caption.
-	if r := c.Message.ReplyTo; r != nil && c.Callback == nil && (r.Kind == KindPhoto || r.Kind == KindDocument) {
+	var d draft
+	switch r := c.Message.ReplyTo; {
+	case c.Carry != "":
+		// Back from choosing the unit: the photo or file comes along.
+		if err := json.Unmarshal([]byte(c.Carry), &d); err != nil {
+			return err
+		}
+	case r != nil && c.Callback == nil && (r.Kind == KindPhoto || r.Kind == KindDocument):
+		// A reply to a photo or document sends that, the text its caption.
 		d.Kind, d.FileID, d.FileName = store.ActPhoto, r.FileID, r.FileName
 		if r.Kind == KindDocument {
 			d.Kind = store.ActDocument
 		}
-		if d.Text == "" {
-			d.Text = r.Text
+		if text == "" {
+			text = r.Text
 		}
+	default:
+		d.Kind = store.ActSend
 	}
+	carry, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	u, ok, err := b.unitArg(c, query, then(cmdAnnounce, "| "+text, string(carry)))
+	if err != nil || !ok {
+		return err
+	}
+	d.Unit, d.Text = u.ID, text
 	if d.Text == "" && d.FileID == "" {
 		return c.Reply(messages.AskAnnouncement{Unit: u.Name})
 	}
@@ -102,7 +115,7 @@ func (b *Bot) announce(c *Context) error {
 		return err
 	}
 	return c.Confirm(callbackAnnounce, string(data), messages.ConfirmAnnouncement{
-		Unit: u.Name, People: people, Groups: groups, Takes: c.Estimate(people + groups), Preview: d.Text,
+		Unit: u.Name, People: people, Groups: groups, Takes: c.Estimate(people + groups), Preview: preview(d.Text),
 	})
 }
 
@@ -159,7 +172,7 @@ func (b *Bot) announceConfirmed(c *Context, payload string) error {
 	people, groups := b.recipients(c.Tx, u.ID, c.Sender.ID)
 	chats := append(people, groups...)
 	a := store.Action{Kind: d.Kind, Text: b.announcementBody(c.P, u, d), FileID: d.FileID, FileName: d.FileName}
-	f, err := c.FanOut(kindAnnouncement, chats, a, time.Time{})
+	f, err := c.FanOut(kindAnnouncement, u.Name+": "+preview40(d.Text), chats, a, time.Time{})
 	if err != nil {
 		return err
 	}
@@ -257,4 +270,24 @@ func (b *Bot) auditItems(c *Context, arg string) (string, []string, error) {
 // recallReport is the report of a recall fan-out.
 func recallReport(f store.FanOut) messages.Message {
 	return messages.RecallReport{Removed: f.Sent, Failed: f.Failed + f.Unreachable + f.Expired}
+}
+
+// preview40 is the first words of an announcement, for its report.
+func preview40(text string) string {
+	r := []rune(strings.Join(strings.Fields(text), " "))
+	if len(r) <= 40 {
+		return string(r)
+	}
+	return string(r[:40]) + "…"
+}
+
+// preview is the start of an announcement for its confirmation, short
+// enough that the question always fits one message.
+func preview(text string) string {
+	const max = 300
+	r := []rune(text)
+	if len(r) <= max {
+		return text
+	}
+	return string(r[:max]) + "…"
 }

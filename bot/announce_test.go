@@ -402,8 +402,8 @@ func TestAnnouncementRecall(t *testing.T) {
 	}
 	h.store.View(ctx, func(tx *store.Tx) error {
 		for _, w := range waiting {
-			if d, err := tx.Delivery(w.ID); err != nil || d.Status != store.DeliveryFailed {
-				t.Errorf("cancelled copy %d: %+v, %v; want recorded as failed", w.ID, d, err)
+			if d, err := tx.Delivery(w.ID); err != nil || d.Status != store.DeliveryRecalled {
+				t.Errorf("cancelled copy %d: %+v, %v; want recorded as recalled", w.ID, d, err)
 			}
 		}
 		return nil

@@ -641,7 +641,7 @@ func TestFanOutReportNamesTheUnreachable(t *testing.T) {
 		b.store.OnFanOutDone(b.FanOutDone)
 		return b.HandleCommand(Command{Name: "guithu", Perm: Admin, Handle: func(c *Context) error {
 			var err error
-			f, err = c.FanOut("test", []int64{userID, strangerID, userID, group.ID}, store.Action{Kind: store.ActSend, Text: "Họp"}, time.Time{})
+			f, err = c.FanOut("test", "Họp", []int64{userID, strangerID, userID, group.ID}, store.Action{Kind: store.ActSend, Text: "Họp"}, time.Time{})
 			return err
 		}})
 	})

@@ -34,6 +34,9 @@ type Context struct {
 	Args string
 	// KeyboardData is the server-side data of the pressed keyboard.
 	KeyboardData string
+	// Carry is what a command asked to keep while the person chose a unit
+	// (see then).
+	Carry string
 
 	bot      *Bot
 	handler  string

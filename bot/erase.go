@@ -1,6 +1,10 @@
 package bot
 
-import "danvan/messages"
+import (
+	"strings"
+
+	"danvan/messages"
+)
 
 // /xoadulieu: after a confirmation, a person's data is erased — see
 // store.Tx.ErasePerson for what goes — and they get a goodbye whose own
@@ -35,14 +39,23 @@ func (b *Bot) erase(c *Context, payload string) error {
 		return err
 	}
 	u := c.User
-	names := []string{u.FullName, u.DisplayName(), u.FirstName + " " + u.LastName}
+	// Only names of two words or more, and the username, are taken out of
+	// text kept for others: a one-word name ("Bình") is also part of
+	// place names ("Thái Bình") and ordinary words.
+	var names []string
+	for _, n := range []string{u.FullName, u.FirstName + " " + u.LastName} {
+		if len(strings.Fields(n)) >= 2 {
+			names = append(names, n)
+		}
+	}
 	if u.Username != "" {
 		names = append(names, "@"+u.Username, u.Username)
 	}
 	pseudonym := func(n uint64) string {
 		return b.msgs.For(b.lang).Text(messages.Pseudonym{N: n})
 	}
-	if _, err := c.Tx.ErasePerson(c.Sender.ID, names, pseudonym, c.Now); err != nil {
+	own := []string{u.FirstName, u.LastName, u.DisplayName()}
+	if _, err := c.Tx.ErasePerson(c.Sender.ID, names, own, pseudonym, c.Now); err != nil {
 		return err
 	}
 	c.forget = true

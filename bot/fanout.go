@@ -17,9 +17,9 @@ const maxReportNames = 50
 // in this transaction. When the last copy is settled, the sender of this
 // update is told how it went (see FanOutDone). kind names the feature.
 // Estimate says how long it will take.
-func (c *Context) FanOut(kind string, chats []int64, a store.Action, expires time.Time) (store.FanOut, error) {
+func (c *Context) FanOut(kind, title string, chats []int64, a store.Action, expires time.Time) (store.FanOut, error) {
 	spec := store.FanOutSpec{
-		Origin: c.origin(), Kind: kind, Chats: chats, Action: a,
+		Origin: c.origin(), Kind: kind, Title: title, Chats: chats, Action: a,
 		Priority: store.PriorityBulk, ExpiresAt: expires,
 	}
 	if c.Sender != nil {
@@ -49,8 +49,8 @@ func (b *Bot) FanOutDone(tx *store.Tx, f store.FanOut) error {
 		return b.report(tx, f, p.HTML(recallReport(f)))
 	}
 	report := messages.FanOutReport{
-		Total: f.Total, Sent: f.Sent, Failed: f.Failed, Unreachable: f.Unreachable, Expired: f.Expired,
-		Took: f.Finished.Sub(f.Created),
+		Title: f.Title, Total: f.Total, Sent: f.Sent, Failed: f.Failed, Unreachable: f.Unreachable,
+		Expired: f.Expired, Recalled: f.Recalled, Took: f.Finished.Sub(f.Created),
 	}
 	report.More = max(f.Unreachable-maxReportNames, 0)
 	for _, chatID := range tx.FanOutMisses(f.ID, maxReportNames) {

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -141,6 +142,11 @@ func (b *Bot) memberChange(c *Context) error {
 	if m.Chat.Kind == store.ChatPrivate {
 		c.handler = "member_change:private"
 		if gone {
+			// Someone the registry does not know — never met, or whose
+			// data was erased — leaves nothing to record.
+			if _, err := c.Tx.Chat(m.Chat.ID); errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
 			_, err := c.Tx.MarkUnreachable(m.Chat.ID, "Forbidden: bot was blocked by the user", c.Now)
 			return err
 		}

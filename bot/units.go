@@ -216,8 +216,16 @@ func (b *Bot) findUnitArg(c *Context, query, then string) (store.Unit, bool, err
 }
 
 // then names what to do with a unit once it is chosen: run the command
-// with "<code> <rest>".
-func then(command, rest string) string { return command + "\n" + rest }
+// with "<code> <rest>". carry, if given, is handed to the command again
+// as Context.Carry (what the first message had besides its text, such as
+// the photo an announcement replied to).
+func then(command, rest string, carry ...string) string {
+	s := command + "\n" + rest
+	if len(carry) > 0 && carry[0] != "" {
+		s += "\n" + carry[0]
+	}
+	return s
+}
 
 // unitPicked runs the command waiting for a unit, with the chosen one.
 func (b *Bot) unitPicked(c *Context, payload string) error {
@@ -255,6 +263,7 @@ func (b *Bot) pickUnitTyped(c *Context, conv *store.Conversation) error {
 // argument.
 func (b *Bot) runWithUnit(c *Context, then string, u store.Unit) error {
 	command, rest, _ := strings.Cut(then, "\n")
+	rest, c.Carry, _ = strings.Cut(rest, "\n")
 	cmd, ok := b.byName[command]
 	if !ok {
 		return c.Answer(c.P.Text(messages.Notice{Name: "expired"}), false)

@@ -430,7 +430,9 @@ func (s *Sender) perform(ctx, sendCtx context.Context, j job) result {
 	now := s.o.Clock.Now()
 	if !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt) {
 		return s.record(ctx, res, func(tx *store.Tx) error {
-			return tx.FailOutbox(r, store.DeliveryExpired, "expired before it could be sent", now, false)
+			return unlessWithdrawn(tx, r.ID, func() error {
+				return tx.FailOutbox(r, store.DeliveryExpired, "expired before it could be sent", now, false)
+			})
 		})
 	}
 
@@ -485,10 +487,17 @@ func (s *Sender) perform(ctx, sendCtx context.Context, j job) result {
 		res.outcome = unreachable
 		var dropped []uint64
 		res = s.record(ctx, res, func(tx *store.Tx) error {
-			if err := unlessWithdrawn(tx, r.ID, func() error {
-				return tx.FailOutbox(tried, store.DeliveryUnreachable, e.Description, now, true)
-			}); err != nil {
+			dropped = nil
+			// A row withdrawn meanwhile (its person erased) or the goodbye
+			// to an erased person: nothing more to record about the chat.
+			if gone, err := withdrawn(tx, r.ID); err != nil || gone {
 				return err
+			}
+			if err := tx.FailOutbox(tried, store.DeliveryUnreachable, e.Description, now, true); err != nil {
+				return err
+			}
+			if r.Forget {
+				return nil
 			}
 			var err error
 			dropped, err = tx.MarkUnreachable(r.ChatID, e.Description, now)
@@ -498,7 +507,6 @@ func (s *Sender) perform(ctx, sendCtx context.Context, j job) result {
 		return res
 	case Rejected:
 		s.o.Log.Warn("message rejected; skipped", "chat_id", r.ChatID, "kind", r.Action.Kind, "reason", e.Description)
-		s.o.Metrics.failed.WithLabelValues("rejected").Inc()
 		return s.record(ctx, res, func(tx *store.Tx) error {
 			return unlessWithdrawn(tx, r.ID, func() error {
 				return tx.FailOutbox(tried, store.DeliveryFailed, e.Description, now, true)

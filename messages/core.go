@@ -148,8 +148,10 @@ func (c ConversationTitle) Key() string { return "conv." + c.Name }
 
 // FanOutReport tells the originator of a fan-out how it went.
 type FanOutReport struct {
-	Total, Sent, Failed, Unreachable, Expired int
-	Took                                      time.Duration
+	// Title says what was sent.
+	Title                                               string
+	Total, Sent, Failed, Unreachable, Expired, Recalled int
+	Took                                                time.Duration
 	// Names are the people (or groups) that could not be reached; More
 	// counts those beyond the list.
 	Names []string

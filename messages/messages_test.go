@@ -72,6 +72,7 @@ var samples = []struct {
 	{"bad_language", BadLanguage{Arg: "fr"}, false},
 	{"page_of", PageOf{Page: 2, Pages: 5}, false},
 	{"fanout_report_all_sent", FanOutReport{Total: 1200, Sent: 1200, Took: 41 * time.Second}, false},
+	{"fanout_report_recalled", FanOutReport{Title: "Ủy ban MTTQ xã Thái Bình: Họp giao ban", Total: 10, Sent: 4, Recalled: 6, Took: time.Minute}, false},
 	{"fanout_report_mixed", FanOutReport{Total: 10, Sent: 6, Failed: 1, Unreachable: 2, Expired: 1, Took: 95 * time.Second,
 		Names: []string{"Nguyễn Thị Hoa", "Chi hội <Phụ nữ> thôn 3"}}, false},
 	{"fanout_report_many", FanOutReport{Total: 300, Sent: 200, Unreachable: 100, Took: time.Hour,

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,11 +21,26 @@ import (
 // takes their place in records that must stay (the audit log).
 type Erasure struct {
 	UserID int64
-	// Names are the person's names as they appear in text: full name,
-	// Telegram name, "@username" (and their HTML-escaped forms).
+	// Names are the person's distinctive names — a full name, "@username"
+	// (and their HTML-escaped forms) — taken out of any text kept for
+	// others. Own adds every other name they go by (a one-word Telegram
+	// name), taken out only of records about them.
 	Names     []string
+	Own       []string
 	Pseudonym string
 	At        time.Time
+}
+
+// scrubOwn replaces every name of the person, and their id, in text about
+// them.
+func (e Erasure) scrubOwn(text string) (string, bool) {
+	changed := false
+	for _, n := range append(append(slices.Clone(e.Names), e.Own...), strconv.FormatInt(e.UserID, 10)) {
+		var ok bool
+		text, ok = replaceWord(text, n, e.Pseudonym)
+		changed = changed || ok
+	}
+	return text, changed
 }
 
 // scrub replaces the person's names and id in text with the pseudonym.
@@ -103,19 +119,25 @@ var erasers = []func(tx *Tx, e Erasure) error{
 // ErasePerson removes the person's data from every record that keeps it,
 // and returns the pseudonym that stands for them in the records that must
 // stay ("Người dùng đã xóa #12"). Erasure overrides any retention period.
-func (tx *Tx) ErasePerson(userID int64, names []string, pseudonym func(n uint64) string, at time.Time) (string, error) {
+func (tx *Tx) ErasePerson(userID int64, names, own []string, pseudonym func(n uint64) string, at time.Time) (string, error) {
 	n, err := tx.bucket(bucketMeta).NextSequence()
 	if err != nil {
 		return "", err
 	}
 	e := Erasure{UserID: userID, Pseudonym: pseudonym(n), At: at}
-	for _, name := range names {
+	add := func(list *[]string, name string) {
 		if name = strings.TrimSpace(name); name != "" {
-			e.Names = append(e.Names, name)
+			*list = append(*list, name)
 			if escaped := html.EscapeString(name); escaped != name {
-				e.Names = append(e.Names, escaped)
+				*list = append(*list, escaped)
 			}
 		}
+	}
+	for _, name := range names {
+		add(&e.Names, name)
+	}
+	for _, name := range own {
+		add(&e.Own, name)
 	}
 	for _, erase := range erasers {
 		if err := erase(tx, e); err != nil {
@@ -320,11 +342,13 @@ func originMentions(origin string, userID int64) bool {
 
 func eraseFanOuts(tx *Tx, e Erasure) error {
 	if err := eachJSON(tx.bucket(bucketFanOuts), func(_ []byte, f *FanOut) (bool, bool) {
-		if f.ReportTo != e.UserID {
-			return false, false
+		title, changed := e.scrub(f.Title)
+		f.Title = title
+		if f.ReportTo == e.UserID {
+			f.ReportTo = 0
+			changed = true
 		}
-		f.ReportTo = 0
-		return true, false
+		return changed, false
 	}); err != nil {
 		return err
 	}
@@ -366,7 +390,7 @@ func eraseAudit(tx *Tx, e Erasure) error {
 		}
 		scrub := e.scrubID
 		if about {
-			scrub = e.scrub
+			scrub = e.scrubOwn
 		}
 		for _, f := range []*string{&a.Target, &a.Detail, &a.ActorName} {
 			if text, ok := scrub(*f); ok {

@@ -18,6 +18,8 @@ type FanOut struct {
 	Origin string `json:"origin,omitempty"`
 	// Kind names the feature, which decides how the report reads.
 	Kind string `json:"kind,omitempty"`
+	// Title says in the report what was sent ("Ủy ban MTTQ xã …: Họp …").
+	Title string `json:"title,omitempty"`
 	// ReportTo is the chat told when the fan-out finishes (0: nobody).
 	ReportTo    int64 `json:"report_to,omitempty"`
 	Total       int   `json:"total"`
@@ -25,6 +27,7 @@ type FanOut struct {
 	Failed      int   `json:"failed"`
 	Unreachable int   `json:"unreachable"`
 	Expired     int   `json:"expired"`
+	Recalled    int   `json:"recalled,omitempty"`
 	// Unreachable chats are listed by FanOutMisses, so the report can
 	// name the people to phone.
 	Created  time.Time `json:"created"`
@@ -32,7 +35,7 @@ type FanOut struct {
 }
 
 // Settled is how many copies have an outcome.
-func (f FanOut) Settled() int { return f.Sent + f.Failed + f.Unreachable + f.Expired }
+func (f FanOut) Settled() int { return f.Sent + f.Failed + f.Unreachable + f.Expired + f.Recalled }
 
 // Done reports whether every copy has an outcome.
 func (f FanOut) Done() bool { return f.Settled() >= f.Total }
@@ -43,6 +46,7 @@ func (f FanOut) Done() bool { return f.Settled() >= f.Total }
 type FanOutSpec struct {
 	Origin    string
 	Kind      string
+	Title     string
 	ReportTo  int64
 	Chats     []int64
 	Action    Action
@@ -86,7 +90,7 @@ func (tx *Tx) StartFanOut(spec FanOutSpec, at time.Time) (FanOut, error) {
 			chats = append(chats, c)
 		}
 	}
-	f := FanOut{ID: seq, Origin: spec.Origin, Kind: spec.Kind, ReportTo: spec.ReportTo, Total: len(chats), Created: at}
+	f := FanOut{ID: seq, Origin: spec.Origin, Kind: spec.Kind, Title: spec.Title, ReportTo: spec.ReportTo, Total: len(chats), Created: at}
 	if err := putJSON(b, u64(seq), f); err != nil {
 		return FanOut{}, fmt.Errorf("start fan-out: %w", err)
 	}
@@ -111,9 +115,14 @@ func (tx *Tx) StartFanOut(spec FanOutSpec, at time.Time) (FanOut, error) {
 
 // startCopies enqueues a fan-out whose copies each have their own action.
 func (tx *Tx) startCopies(spec FanOutSpec, seq uint64, at time.Time) (FanOut, error) {
-	f := FanOut{ID: seq, Origin: spec.Origin, Kind: spec.Kind, ReportTo: spec.ReportTo, Total: len(spec.Copies), Created: at}
+	f := FanOut{ID: seq, Origin: spec.Origin, Kind: spec.Kind, Title: spec.Title, ReportTo: spec.ReportTo, Total: len(spec.Copies), Created: at}
 	if err := putJSON(tx.bucket(bucketFanOuts), u64(seq), f); err != nil {
 		return FanOut{}, fmt.Errorf("start fan-out: %w", err)
+	}
+	if len(spec.Copies) == 0 {
+		if err := tx.finishFanOut(&f, at); err != nil {
+			return FanOut{}, err
+		}
 	}
 	for _, c := range spec.Copies {
 		if _, err := tx.Enqueue(OutboxRow{
@@ -127,7 +136,7 @@ func (tx *Tx) startCopies(spec FanOutSpec, seq uint64, at time.Time) (FanOut, er
 }
 
 // CancelFanOut drops the fan-out's copies not sent yet, recording them as
-// failed with reason; it returns how many.
+// recalled with reason; it returns how many.
 func (tx *Tx) CancelFanOut(fanOutID uint64, reason string, at time.Time) (int, error) {
 	var pending []OutboxRow
 	c := tx.bucket(bucketOutbox).Cursor()
@@ -146,7 +155,7 @@ func (tx *Tx) CancelFanOut(fanOutID uint64, reason string, at time.Time) (int, e
 		}
 	}
 	for _, r := range pending {
-		if err := tx.finishOutbox(r, DeliveryFailed, 0, reason, at, false); err != nil {
+		if err := tx.finishOutbox(r, DeliveryRecalled, 0, reason, at, false); err != nil {
 			return 0, err
 		}
 	}
@@ -181,6 +190,8 @@ func (tx *Tx) tallyFanOut(r OutboxRow, status string, at time.Time) error {
 		}
 	case DeliveryExpired:
 		f.Expired++
+	case DeliveryRecalled:
+		f.Recalled++
 	default:
 		f.Failed++
 	}

@@ -99,6 +99,9 @@ const (
 	DeliveryFailed      = "failed"
 	DeliveryExpired     = "expired"
 	DeliveryUnreachable = "unreachable"
+	// DeliveryRecalled: the copy was withdrawn (an announcement recalled)
+	// before it was sent.
+	DeliveryRecalled = "recalled"
 )
 
 // Delivery records what became of an outbox row.
