@@ -149,6 +149,17 @@ func TestImportUnitsSample(t *testing.T) {
 		if got := tx.SearchUnits("hoi lhpn xa thai binh", 5); len(got) == 0 || got[0].ID != phuNu.ID {
 			t.Errorf(`search "hoi lhpn xa thai binh": got %+v, want %d first`, got, phuNu.ID)
 		}
+		// Each import is in the audit log, by the command line.
+		log, err := tx.AuditLog(0, 10)
+		if err != nil || len(log) != 2 {
+			t.Fatalf("audit log %+v (%v), want the two imports", log, err)
+		}
+		for i, want := range []string{"0/0/85", "85/0/0"} { // newest first
+			e := log[i]
+			if e.Action != store.AuditUnitsImport || e.ActorName != "CLI" || e.ActorID != 0 || e.Target != filepath.Base(samplePath) || e.Detail != want {
+				t.Errorf("audit entry %d: %+v, want units.import by CLI of %s with %s", i, e, filepath.Base(samplePath), want)
+			}
+		}
 	})
 }
 
@@ -271,6 +282,10 @@ func TestImportUnitsBrokenFiles(t *testing.T) {
 				}
 				if p := unitByCode(t, tx, "08-MTTQ"); p.Parent != 0 {
 					t.Errorf("08-MTTQ moved under %d", p.Parent)
+				}
+				// Only the sample's import is logged: a refused file leaves no trace.
+				if log, err := tx.AuditLog(0, 10); err != nil || len(log) != 1 {
+					t.Errorf("audit log %+v (%v), want only the sample's import", log, err)
 				}
 			})
 		})

@@ -381,7 +381,7 @@ func TestBotAddedToGroups(t *testing.T) {
 		old, new string
 		want     string // "" for no message
 	}{
-		{"added as member", "left", "member", "<code>/lienket@danvan_test_bot mã đơn vị</code>"},
+		{"added as member", "left", "member", "<code>/lienket@danvan_test_bot &lt;mã đơn vị&gt;</code>"},
 		{"added as administrator", "left", "administrator", "/lienket@danvan_test_bot"},
 		{"kicked earlier, added again", "kicked", "member", "/lienket@danvan_test_bot"},
 		{"promoted to administrator", "member", "administrator", ""},

@@ -99,21 +99,36 @@ func isWordRune(r rune) bool {
 	return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
 }
 
-// erasers remove or pseudonymize one person's data, each for the buckets
-// of its own file. A feature that keeps personal data adds its eraser
-// here; the erasure test scans every bucket, so one forgotten shows.
-var erasers = []func(tx *Tx, e Erasure) error{
-	eraseUser,          // users.go: users, admins
-	eraseChat,          // chats.go: chats
-	eraseConversations, // conversations.go: conversations, tokens
-	eraseMemberships,   // units.go: members, user_units, units.created_by
-	eraseInvites,       // invites.go: invites
-	eraseLinks,         // links.go: links
+// eraser removes or pseudonymizes one person's data in the buckets it
+// names. A feature that keeps personal data adds its eraser here; a
+// bucket that holds none goes in noPersonalData. TestErasersCoverEveryBucket
+// fails for a bucket in neither, and the erasure test scans every bucket's
+// bytes, so a forgotten field shows too.
+type eraser struct {
+	erase   func(tx *Tx, e Erasure) error
+	buckets [][]byte
+}
+
+var erasers = []eraser{
+	{eraseUser, [][]byte{bucketUsers, bucketAdmins}},
+	{eraseChat, [][]byte{bucketChats}},
+	{eraseConversations, [][]byte{bucketConversations, bucketTokens}},
+	{eraseMemberships, [][]byte{bucketMembers, bucketUserUnits, bucketUnits}},
+	{eraseInvites, [][]byte{bucketInvites}},
+	{eraseLinks, [][]byte{bucketLinks}},
 	// Fan-outs before the outbox: dropping a copy for the person may
 	// finish a fan-out, whose report must neither go to nor name them.
-	eraseFanOuts, // fanouts.go: fanouts, fanout_actions, fanout_misses
-	eraseOutbox,  // outbox.go: outbox, outbox_chats, deliveries, origins
-	eraseAudit,   // audit.go: audit
+	{eraseFanOuts, [][]byte{bucketFanOuts, bucketFanOutActions, bucketFanOutMisses}},
+	{eraseOutbox, [][]byte{bucketOutbox, bucketOutboxChats, bucketDeliveries, bucketOrigins}},
+	{eraseAudit, [][]byte{bucketAudit}},
+}
+
+// noPersonalData lists the buckets that never hold a person's data: ids
+// of updates, counters, the unit tree's indexes, places and group links
+// (keyed by group chat and unit).
+var noPersonalData = [][]byte{
+	bucketMeta, bucketUpdates, bucketJournal, bucketJobs, bucketUnitCodes,
+	bucketUnitChildren, bucketUnitNames, bucketVillages, bucketChatLinks,
 }
 
 // ErasePerson removes the person's data from every record that keeps it,
@@ -139,8 +154,8 @@ func (tx *Tx) ErasePerson(userID int64, names, own []string, pseudonym func(n ui
 	for _, name := range own {
 		add(&e.Own, name)
 	}
-	for _, erase := range erasers {
-		if err := erase(tx, e); err != nil {
+	for _, er := range erasers {
+		if err := er.erase(tx, e); err != nil {
 			return "", fmt.Errorf("erase user: %w", err)
 		}
 	}
