@@ -134,7 +134,7 @@ func (b *Bot) claimAdmin(c *Context, payload string) (bool, error) {
 	if _, err := c.Tx.GrantAdmin(c.Sender.ID, c.Sender.ID, c.Now); err != nil {
 		return true, err
 	}
-	if err := c.Audit(store.AuditAdminGrant, strconv.FormatInt(c.Sender.ID, 10)+" — "+c.User.DisplayName(), "claim link", c.Sender.ID); err != nil {
+	if err := c.Audit(store.AuditAdminGrant, strconv.FormatInt(c.Sender.ID, 10)+" — "+c.User.DisplayName(), "claim", c.Sender.ID); err != nil {
 		return true, err
 	}
 	c.Tx.OnCommit(func() { b.claim.CompareAndSwap(code, nil) })

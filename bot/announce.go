@@ -176,7 +176,7 @@ func (b *Bot) announceConfirmed(c *Context, payload string) error {
 	if err != nil {
 		return err
 	}
-	if err := c.Audit(store.AuditAnnounceSend, unitTarget(u), fmt.Sprintf("%d người, %d nhóm", len(people), len(groups)), 0); err != nil {
+	if err := c.Audit(store.AuditAnnounceSend, unitTarget(u), fmt.Sprintf("%d/%d", len(people), len(groups)), 0); err != nil {
 		return err
 	}
 	keyboard, err := c.Keyboard(callbackRecall, KeyboardOptions{TTL: recallWindow, Data: fmt.Sprintf("%d:%d", f.ID, u.ID)},
@@ -231,7 +231,7 @@ func (b *Bot) recall(c *Context, payload string) error {
 	}
 	c.enqueued = true
 	if u, err := c.Tx.Unit(unitID); err == nil {
-		if err := c.Audit(store.AuditAnnounceRecall, unitTarget(u), fmt.Sprintf("%d đã gửi, %d chưa gửi", len(copies), cancelled), 0); err != nil {
+		if err := c.Audit(store.AuditAnnounceRecall, unitTarget(u), fmt.Sprintf("%d/%d", len(copies), cancelled), 0); err != nil {
 			return err
 		}
 	}
@@ -261,7 +261,7 @@ func (b *Bot) auditItems(c *Context, arg string) (string, []string, error) {
 	for _, e := range entries {
 		items = append(items, c.P.Item(messages.AuditLine{
 			At: e.At, Actor: e.ActorName, ActorID: e.ActorID,
-			Action: c.P.Text(messages.AuditAction{Action: e.Action}), Target: e.Target, Detail: e.Detail,
+			Action: c.P.Text(messages.AuditAction{Action: e.Action}), Target: e.Target, Detail: c.P.Text(messages.NewAuditDetail(e.Action, e.Detail)),
 		}))
 	}
 	return c.P.HTML(messages.AuditHeader{Count: len(items)}), items, nil

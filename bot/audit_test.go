@@ -47,7 +47,7 @@ func TestEveryAuditedActionLeavesOneEntry(t *testing.T) {
 		{"claim link", func(t *testing.T) {
 			h.apply(h.text(auditAdmin, adminChat, "/start "+claim[1]))
 			h.outbox()
-		}, store.AuditAdminGrant, auditAdmin, "111 — Ngọc Trần Bảo", "claim link", adminID},
+		}, store.AuditAdminGrant, auditAdmin, "111 — Ngọc Trần Bảo", "claim", adminID},
 		{"grant", func(t *testing.T) {
 			h.apply(h.text(auditAdmin, adminChat, "/capquyen "+fmt.Sprint(headP)))
 			h.outbox()
@@ -100,11 +100,11 @@ func TestEveryAuditedActionLeavesOneEntry(t *testing.T) {
 				}
 			}
 			h.outbox() // the report
-		}, store.AuditAnnounceSend, auditHead, "02494-MTTQ — Ủy ban MTTQ xã Thái Bình", "1 người, 0 nhóm", 0},
+		}, store.AuditAnnounceSend, auditHead, "02494-MTTQ — Ủy ban MTTQ xã Thái Bình", "1/0", 0},
 		{"recall the announcement", func(t *testing.T) {
 			h.apply(h.press(auditHead, headChat, 9001, recallData))
 			h.outbox()
-		}, store.AuditAnnounceRecall, auditHead, "02494-MTTQ — Ủy ban MTTQ xã Thái Bình", "1 đã gửi, 0 chưa gửi", 0},
+		}, store.AuditAnnounceRecall, auditHead, "02494-MTTQ — Ủy ban MTTQ xã Thái Bình", "1/0", 0},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
@@ -123,6 +123,19 @@ func TestEveryAuditedActionLeavesOneEntry(t *testing.T) {
 					e, s.action, s.actor.ID, name, s.target, s.detail, s.subject, h.clock.Now())
 			}
 		})
+	}
+
+	// The log shows each detail in the reader's language.
+	h.outbox() // the recall's report
+	h.apply(h.text(auditAdmin, adminChat, "/nhatky"))
+	log := h.one().Action.Text
+	for _, want := range []string{
+		"(1 người, 0 nhóm)", "(1 bản đã gửi, 0 bản chưa gửi)", "(cấp trên: Ủy ban MTTQ xã Thái Bình)",
+		"(tên: Chi hội Phụ nữ thôn Ba)", "(thành viên)", "(qua đường liên kết nhận quyền)", "(" + group.Title + ")",
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("/nhatky lacks %q:\n%s", want, log)
+		}
 	}
 
 	// Refused or idle attempts leave no trace.

@@ -601,6 +601,18 @@ func TestMigratedGroup(t *testing.T) {
 				r := newRig(t)
 				group := r.emu.Group(oldID, "Chi bộ")
 				r.emu.Migrate(alice, group, newID)
+				// The group is linked to a unit: the link follows it.
+				var unitID uint64
+				if err := r.st.Update(context.Background(), func(tx *store.Tx) error {
+					u, err := tx.AddUnit(store.Unit{Code: "CHI-BO", Name: "Chi bộ", Kind: store.KindMTTQ})
+					unitID = u.ID
+					if err != nil {
+						return err
+					}
+					return tx.LinkGroup(store.Link{UnitID: u.ID, ChatID: oldID, Title: "Chi bộ"})
+				}); err != nil {
+					t.Fatal(err)
+				}
 				r.start(t)
 				ids := r.enqueue(t, tt.rows...)
 				synctest.Wait()
@@ -630,6 +642,15 @@ func TestMigratedGroup(t *testing.T) {
 				if got := r.chat(t, newID); got.Kind != store.ChatSupergroup {
 					t.Errorf("registry: supergroup entry %+v", got)
 				}
+				r.st.View(context.Background(), func(tx *store.Tx) error {
+					if l := tx.UnitLinks(unitID); len(l) != 1 || l[0].ChatID != newID {
+						t.Errorf("unit links %+v, want the supergroup", l)
+					}
+					if l := tx.ChatLinks(oldID); len(l) != 0 {
+						t.Errorf("old group still linked: %+v", l)
+					}
+					return nil
+				})
 				before := len(r.requests(oldID))
 				later := r.enqueue(t, text(oldID, "g4"))
 				synctest.Wait()

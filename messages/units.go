@@ -1,6 +1,10 @@
 package messages
 
-import "time"
+import (
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Messages of the organization tree: units, invites, members, admins.
 
@@ -449,6 +453,34 @@ func (AuditLine) Key() string { return "audit_line" }
 type AuditAction struct{ Action string }
 
 func (a AuditAction) Key() string { return "audit." + a.Action }
+
+// AuditDetail says what an audited action changed, from the entry's
+// language-neutral detail: counts ("12/3"), a unit field and its new
+// value ("name = …"), an invite's role, or free text shown as stored.
+type AuditDetail struct {
+	Action, Detail string
+	Counts         []int  // the detail's numbers, when it is only numbers
+	Field, Value   string // a unit edit's field and new value
+}
+
+// NewAuditDetail parses an entry's detail for its template.
+func NewAuditDetail(action, detail string) AuditDetail {
+	d := AuditDetail{Action: action, Detail: detail}
+	if f, v, ok := strings.Cut(detail, " = "); ok {
+		d.Field, d.Value = f, v
+	}
+	for part := range strings.SplitSeq(detail, "/") {
+		n, err := strconv.Atoi(part)
+		if err != nil || n < 0 {
+			d.Counts = nil
+			break
+		}
+		d.Counts = append(d.Counts, n)
+	}
+	return d
+}
+
+func (AuditDetail) Key() string { return "audit_detail" }
 
 // ConfirmErase asks before erasing the person's data.
 type ConfirmErase struct{ Admin bool }
