@@ -20,6 +20,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -33,6 +34,9 @@ type Config struct {
 	Bot      Bot      `toml:"bot"`
 	Units    Units    `toml:"units"`
 	HTTP     HTTP     `toml:"http"`
+	Webhook  Webhook  `toml:"webhook"`
+	Admin    Admin    `toml:"admin"`
+	Backup   Backup   `toml:"backup"`
 	Log      Log      `toml:"log"`
 
 	// location is Bot.Timezone, loaded when the configuration is checked.
@@ -43,6 +47,9 @@ type Config struct {
 type Telegram struct {
 	// Token is the bot's secret from @BotFather. It must never be logged.
 	Token string `toml:"token"`
+	// Mode is how updates arrive: "polling" (getUpdates) or "webhook"
+	// (Telegram posts them to [webhook] public_url).
+	Mode string `toml:"mode"`
 	// APIEndpoint is a format with exactly two %s verbs: token, then method.
 	APIEndpoint string `toml:"api_endpoint"`
 	// PollTimeout is the long-poll timeout of getUpdates.
@@ -69,6 +76,13 @@ type Limits struct {
 type Store struct {
 	// Path is the bbolt database file; its directory is created.
 	Path string `toml:"path"`
+	// KeepDays is how long records kept only for exactly-once delivery
+	// and bookkeeping (processed-update markers, the journal, settled
+	// outbox rows and their delivery records, finished fan-outs, used
+	// one-time tokens) are kept.
+	KeepDays int `toml:"keep_days"`
+	// AuditKeepDays is how long audit log entries are kept.
+	AuditKeepDays int `toml:"audit_keep_days"`
 }
 
 // Bot holds how the bot behaves towards its users.
@@ -98,6 +112,41 @@ type HTTP struct {
 	Listen string `toml:"listen"`
 }
 
+// Webhook holds webhook mode's listener; it is read only when
+// [telegram] mode is "webhook", so the table may stay in a polling config.
+type Webhook struct {
+	// Listen is the host:port the webhook listener binds, usually behind
+	// a reverse proxy that ends TLS, e.g. "127.0.0.1:8443".
+	Listen string `toml:"listen"`
+	// PublicURL is the https URL Telegram posts to (port 443, 80, 88 or
+	// 8443); the listener serves its path. An http URL is accepted for a
+	// local Bot API server or an emulator.
+	PublicURL string `toml:"public_url"`
+	// SecretToken is sent by Telegram in X-Telegram-Bot-Api-Secret-Token
+	// with every update: 1 to 256 of A-Z, a-z, 0-9, _ and -. It must
+	// never be logged.
+	SecretToken string `toml:"secret_token"`
+}
+
+// Admin holds the local admin socket, through which the command line
+// reaches the running bot (bbolt lets only one process open the store).
+type Admin struct {
+	// Socket is the unix socket's path; empty: danvan.sock next to the
+	// store file.
+	Socket string `toml:"socket"`
+}
+
+// Backup holds scheduled backups.
+type Backup struct {
+	// Schedule is a cron expression or descriptor in [bot] timezone, e.g.
+	// "0 2 * * *"; empty turns scheduled backups off.
+	Schedule string `toml:"schedule"`
+	// Dir is where scheduled backups are written; it is created.
+	Dir string `toml:"dir"`
+	// Keep is how many scheduled backups are kept; older ones are removed.
+	Keep int `toml:"keep"`
+}
+
 // Log holds how danvan logs.
 type Log struct {
 	// Level is debug, info, warn or error; user content is logged only at
@@ -105,6 +154,21 @@ type Log struct {
 	Level string `toml:"level"`
 	// Format is text or json.
 	Format string `toml:"format"`
+}
+
+// The update modes of [telegram] mode.
+const (
+	ModePolling = "polling"
+	ModeWebhook = "webhook"
+)
+
+// AdminSocket returns the admin socket's path: [admin] socket, or
+// danvan.sock in the store file's directory.
+func (c *Config) AdminSocket() string {
+	if c.Admin.Socket != "" {
+		return c.Admin.Socket
+	}
+	return filepath.Join(filepath.Dir(c.Store.Path), "danvan.sock")
 }
 
 // defaultTimezone is the zone of the Vietnamese deployments danvan is for.
@@ -115,6 +179,7 @@ const defaultTimezone = "Asia/Ho_Chi_Minh"
 func Default() Config {
 	c := Config{
 		Telegram: Telegram{
+			Mode:           ModePolling,
 			APIEndpoint:    "https://api.telegram.org/bot%s/%s",
 			PollTimeout:    Duration{50 * time.Second},
 			RequestTimeout: Duration{30 * time.Second},
@@ -124,15 +189,16 @@ func Default() Config {
 				GroupPerMinute:  20,
 			},
 		},
-		Store: Store{Path: "data/danvan.db"},
+		Store: Store{Path: "data/danvan.db", KeepDays: 30, AuditKeepDays: 730},
 		Bot: Bot{
 			Timezone:            defaultTimezone,
 			Language:            "vi",
 			Admins:              []int64{},
 			ConversationTimeout: Duration{30 * time.Minute},
 		},
-		Units: Units{InviteDays: 7, MemberInviteUses: 5000},
-		Log:   Log{Level: "info", Format: "text"},
+		Units:  Units{InviteDays: 7, MemberInviteUses: 5000},
+		Backup: Backup{Dir: "data/backups", Keep: 14},
+		Log:    Log{Level: "info", Format: "text"},
 	}
 	// The zone database is embedded by main (time/tzdata), so this only
 	// fails in a binary built without it; Location then falls back to UTC.

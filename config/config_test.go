@@ -230,6 +230,56 @@ func TestLoadProblems(t *testing.T) {
 			wants: []want{{key: "telegram.proxy", line: 2, msg: "has no host"}},
 		},
 		{
+			name:  "unknown mode",
+			file:  "[telegram]\nmode = \"push\"\n",
+			env:   withToken(),
+			wants: []want{{key: "telegram.mode", line: 2, msg: `"push" is not one of polling, webhook`}},
+		},
+		{
+			name: "webhook mode without its table",
+			file: "[telegram]\nmode = \"webhook\"\n",
+			env:  withToken(),
+			wants: []want{
+				{key: "webhook.listen", msg: "is empty: webhook mode needs host:port"},
+				{key: "webhook.public_url", msg: "is empty: webhook mode needs the https URL"},
+				{key: "webhook.secret_token", msg: "is empty: webhook mode needs a secret"},
+			},
+		},
+		{
+			name: "webhook table with bad values",
+			file: "[telegram]\nmode = \"webhook\"\n[http]\nlisten = \"127.0.0.1:9090\"\n[webhook]\nlisten = \"127.0.0.1:9090\"\npublic_url = \"https://bot.example.vn:9443/tg\"\nsecret_token = \"s3cret with spaces\"\n",
+			env:  withToken(),
+			wants: []want{
+				{key: "webhook.listen", line: 6, msg: `"127.0.0.1:9090" is also http.listen`},
+				{key: "webhook.public_url", line: 7, msg: "uses port 9443: Telegram posts only to 443, 80, 88 or 8443"},
+				{key: "webhook.secret_token", line: 8, msg: "has a character other than"},
+			},
+		},
+		{
+			name:  "webhook public url over ftp",
+			file:  "[telegram]\nmode = \"webhook\"\n[webhook]\nlisten = \"127.0.0.1:8443\"\npublic_url = \"ftp://bot.example.vn/tg\"\nsecret_token = \"abc\"\n",
+			env:   withToken(),
+			wants: []want{{key: "webhook.public_url", line: 5, msg: "is not an http or https URL with a host"}},
+		},
+		{
+			name: "retention and backups out of range",
+			file: "[store]\nkeep_days = 0\naudit_keep_days = 7\n[backup]\nschedule = \"every night\"\ndir = \"\"\nkeep = 0\n",
+			env:  withToken(),
+			wants: []want{
+				{key: "store.keep_days", line: 2, msg: "0 is out of range: want 1 to 3650"},
+				{key: "store.audit_keep_days", line: 3, msg: "7 is out of range: want 30 to 36500"},
+				{key: "backup.schedule", line: 5, msg: `"every night" is not a cron expression`},
+				{key: "backup.dir", line: 6, msg: "is empty"},
+				{key: "backup.keep", line: 7, msg: "0 is out of range: want 1 to 1000"},
+			},
+		},
+		{
+			name:  "admin socket path too long",
+			file:  "[admin]\nsocket = \"/" + strings.Repeat("d", 120) + "/danvan.sock\"\n",
+			env:   withToken(),
+			wants: []want{{key: "admin.socket", line: 2, msg: "a unix socket path must stay under 100"}},
+		},
+		{
 			name: "durations out of range",
 			file: "[telegram]\npoll_timeout = \"51s\"\nrequest_timeout = \"500ms\"\n[bot]\nconversation_timeout = \"25h\"\n",
 			env:  withToken(),
@@ -357,6 +407,29 @@ func TestLoadProblems(t *testing.T) {
 				t.Errorf("got a config despite problems, want nil")
 			}
 		})
+	}
+}
+
+// A [webhook] table may stay in a polling config: it is not read.
+func TestWebhookTableIgnoredWhenPolling(t *testing.T) {
+	path := writeConfig(t, "[telegram]\nmode = \"polling\"\n[webhook]\nlisten = \"nonsense\"\n")
+	cfg, problems := Load(path, withToken())
+	if len(problems) > 0 || cfg == nil || cfg.Webhook.Listen != "nonsense" {
+		t.Errorf("got %+v, %q; want the config loaded as is", cfg, problems)
+	}
+}
+
+func TestAdminSocketDefaultsNextToTheStore(t *testing.T) {
+	cfg, problems := Load("", withToken("DANVAN_STORE_PATH=/var/lib/danvan/danvan.db"))
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	if got := cfg.AdminSocket(); got != "/var/lib/danvan/danvan.sock" {
+		t.Errorf("got %q, want /var/lib/danvan/danvan.sock", got)
+	}
+	cfg.Admin.Socket = "/run/danvan/admin.sock"
+	if got := cfg.AdminSocket(); got != "/run/danvan/admin.sock" {
+		t.Errorf("got %q, want the configured socket", got)
 	}
 }
 
@@ -489,21 +562,15 @@ func TestEnvironmentNames(t *testing.T) {
 		}
 	}
 	want := []string{
-		"DANVAN_TELEGRAM_TOKEN",
-		"DANVAN_TELEGRAM_API_ENDPOINT",
-		"DANVAN_TELEGRAM_POLL_TIMEOUT",
-		"DANVAN_TELEGRAM_PROXY",
-		"DANVAN_TELEGRAM_REQUEST_TIMEOUT",
-		"DANVAN_TELEGRAM_LIMITS_GLOBAL_PER_SECOND",
-		"DANVAN_TELEGRAM_LIMITS_CHAT_PER_SECOND",
-		"DANVAN_TELEGRAM_LIMITS_GROUP_PER_MINUTE",
-		"DANVAN_STORE_PATH",
-		"DANVAN_BOT_TIMEZONE",
-		"DANVAN_BOT_LANGUAGE",
-		"DANVAN_BOT_ADMINS",
-		"DANVAN_BOT_CONVERSATION_TIMEOUT", "DANVAN_UNITS_INVITE_DAYS", "DANVAN_UNITS_MEMBER_INVITE_USES", "DANVAN_HTTP_LISTEN",
-		"DANVAN_LOG_LEVEL",
-		"DANVAN_LOG_FORMAT",
+		"DANVAN_TELEGRAM_TOKEN", "DANVAN_TELEGRAM_MODE", "DANVAN_TELEGRAM_API_ENDPOINT",
+		"DANVAN_TELEGRAM_POLL_TIMEOUT", "DANVAN_TELEGRAM_PROXY", "DANVAN_TELEGRAM_REQUEST_TIMEOUT",
+		"DANVAN_TELEGRAM_LIMITS_GLOBAL_PER_SECOND", "DANVAN_TELEGRAM_LIMITS_CHAT_PER_SECOND", "DANVAN_TELEGRAM_LIMITS_GROUP_PER_MINUTE",
+		"DANVAN_STORE_PATH", "DANVAN_STORE_KEEP_DAYS", "DANVAN_STORE_AUDIT_KEEP_DAYS",
+		"DANVAN_BOT_TIMEZONE", "DANVAN_BOT_LANGUAGE", "DANVAN_BOT_ADMINS", "DANVAN_BOT_CONVERSATION_TIMEOUT",
+		"DANVAN_UNITS_INVITE_DAYS", "DANVAN_UNITS_MEMBER_INVITE_USES", "DANVAN_HTTP_LISTEN",
+		"DANVAN_WEBHOOK_LISTEN", "DANVAN_WEBHOOK_PUBLIC_URL", "DANVAN_WEBHOOK_SECRET_TOKEN",
+		"DANVAN_ADMIN_SOCKET", "DANVAN_BACKUP_SCHEDULE", "DANVAN_BACKUP_DIR", "DANVAN_BACKUP_KEEP",
+		"DANVAN_LOG_LEVEL", "DANVAN_LOG_FORMAT",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q, want %q", got, want)

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/robfig/cron/v3"
 )
 
 // validate checks the values of cfg against each other and the world, loads
@@ -60,6 +62,49 @@ func validate(cfg *Config, needToken bool) []Problem {
 	if cfg.Store.Path == "" {
 		report("store.path", "is empty")
 	}
+	if d := cfg.Store.KeepDays; d < 1 || d > 3650 {
+		report("store.keep_days", "%d is out of range: want 1 to 3650", d)
+	}
+	if d := cfg.Store.AuditKeepDays; d < 30 || d > 36500 {
+		report("store.audit_keep_days", "%d is out of range: want 30 to 36500", d)
+	}
+
+	if msg := checkOneOf(tg.Mode, ModePolling, ModeWebhook); msg != "" {
+		report("telegram.mode", "%s", msg)
+	}
+	if tg.Mode == ModeWebhook {
+		wh := cfg.Webhook
+		if wh.Listen == "" {
+			report("webhook.listen", `is empty: webhook mode needs host:port, e.g. "127.0.0.1:8443"`)
+		} else if msg := checkListen(wh.Listen); msg != "" {
+			report("webhook.listen", "%s", msg)
+		} else if wh.Listen == cfg.HTTP.Listen {
+			report("webhook.listen", "%q is also http.listen: give each its own port", wh.Listen)
+		}
+		if msg := checkPublicURL(wh.PublicURL); msg != "" {
+			report("webhook.public_url", "%s", msg)
+		}
+		if msg := checkSecretToken(wh.SecretToken); msg != "" {
+			report("webhook.secret_token", "%s", msg)
+		}
+	}
+
+	// A unix socket's path is limited (108 bytes on Linux, 104 elsewhere).
+	if sock := cfg.AdminSocket(); len(sock) > 100 {
+		report("admin.socket", "%q is %d bytes long: a unix socket path must stay under 100; set a shorter admin.socket", sock, len(sock))
+	}
+
+	if spec := cfg.Backup.Schedule; spec != "" {
+		if _, err := cronParser.Parse(spec); err != nil {
+			report("backup.schedule", "%q is not a cron expression (e.g. \"0 2 * * *\") or descriptor (\"@daily\"): %v", spec, err)
+		}
+	}
+	if cfg.Backup.Dir == "" {
+		report("backup.dir", "is empty")
+	}
+	if k := cfg.Backup.Keep; k < 1 || k > 1000 {
+		report("backup.keep", "%d is out of range: want 1 to 1000", k)
+	}
 
 	loc, msg := loadZone(cfg.Bot.Timezone)
 	if msg != "" {
@@ -88,10 +133,8 @@ func validate(cfg *Config, needToken bool) []Problem {
 	}
 
 	if l := cfg.HTTP.Listen; l != "" {
-		if _, port, err := net.SplitHostPort(l); err != nil || port == "" {
-			report("http.listen", "%q is not host:port (e.g. \"127.0.0.1:9090\")", l)
-		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-			report("http.listen", "%q has no valid port", l)
+		if msg := checkListen(l); msg != "" {
+			report("http.listen", "%s", msg)
 		}
 	}
 
@@ -102,6 +145,60 @@ func validate(cfg *Config, needToken bool) []Problem {
 		report("log.format", "%s", msg)
 	}
 	return problems
+}
+
+// cronParser reads what the scheduler reads: five fields or a descriptor.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// checkListen returns what is wrong with a host:port to listen on, or "".
+func checkListen(l string) string {
+	if _, port, err := net.SplitHostPort(l); err != nil || port == "" {
+		return fmt.Sprintf("%q is not host:port (e.g. \"127.0.0.1:9090\")", l)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Sprintf("%q has no valid port", l)
+	}
+	return ""
+}
+
+// checkPublicURL returns what is wrong with the webhook's public URL, or
+// "". Telegram wants https on 443, 80, 88 or 8443, but a local Bot API
+// server or an emulator takes http too.
+func checkPublicURL(s string) string {
+	if s == "" {
+		return `is empty: webhook mode needs the https URL Telegram posts to, e.g. "https://bot.example.vn/telegram"`
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Sprintf("%q is not an http or https URL with a host", s)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Sprintf("%q must not carry a user, query or fragment", u.Redacted())
+	}
+	if u.Scheme == "https" {
+		switch u.Port() {
+		case "", "443", "80", "88", "8443":
+		default:
+			return fmt.Sprintf("%q uses port %s: Telegram posts only to 443, 80, 88 or 8443", s, u.Port())
+		}
+	}
+	return ""
+}
+
+// checkSecretToken returns what is wrong with the webhook secret, never
+// showing it, or "".
+func checkSecretToken(s string) string {
+	if s == "" {
+		return "is empty: webhook mode needs a secret of 1 to 256 characters A-Z, a-z, 0-9, _ or - (e.g. from `openssl rand -hex 32`)"
+	}
+	if len(s) > 256 {
+		return fmt.Sprintf("is %d characters long: want at most 256", len(s))
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return "has a character other than A-Z, a-z, 0-9, _ and -"
+		}
+	}
+	return ""
 }
 
 // checkEndpoint returns what is wrong with a Bot API endpoint format, or "".
