@@ -26,6 +26,7 @@ Usage:
   danvan check-config [-config FILE]  check the configuration file and environment
   danvan import-units [-config FILE] units.csv|units.xlsx
                                       create or update units from a file (bot stopped)
+  danvan healthcheck [-config FILE]   ask the running bot's /healthz (http.listen); exit 0 if healthy
   danvan version                      print the version
 
 Without -config, built-in defaults (those of config.example.toml) and the
@@ -45,6 +46,8 @@ func dispatch(args []string, stdout, stderr io.Writer, environ []string) int {
 		return checkConfigCommand(args[1:], stdout, stderr, environ)
 	case "import-units":
 		return importUnitsCommand(args[1:], stdout, stderr, environ)
+	case "healthcheck":
+		return healthcheckCommand(args[1:], stdout, stderr, environ)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "danvan", versionString())
 		return 0
