@@ -37,6 +37,12 @@
 //	links          unit id + chat id → Link, a group chat linked to a unit
 //	chat_links     chat id + unit id → empty, the units a group is linked to
 //	jobs           job name (string) → JobState, the scheduler's watermarks
+//
+// Records kept only for exactly-once handling or for looking back —
+// update markers, the journal, delivery records, finished fan-outs, used
+// keyboard tokens, ended invites and the audit log — are removed by Prune
+// once they are older than the configured retention; its comment says
+// what goes when, and why everything else stays.
 package store
 
 import (
