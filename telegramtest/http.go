@@ -104,6 +104,8 @@ func lookupMethod(name string) (canonical string, fn handlerFunc) {
 		return "getMe", (*Server).getMe
 	case "getupdates":
 		return "getUpdates", (*Server).getUpdates
+	case "setwebhook":
+		return "setWebhook", (*Server).setWebhook
 	case "deletewebhook":
 		return "deleteWebhook", (*Server).deleteWebhook
 	case "getwebhookinfo":

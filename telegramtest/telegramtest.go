@@ -19,7 +19,15 @@
 // server's clock; SendLog, FloodErrors and Violations let a test judge how
 // the bot paced itself, with or without enforcement.
 //
-// The emulated methods are getMe, getUpdates, deleteWebhook,
+// Webhooks work as Telegram's do: setWebhook makes the server post
+// pending updates to the URL, in update_id order with up to
+// max_connections requests in flight and the secret_token header, posting
+// each again after a short backoff until it gets a 2xx answer; getUpdates
+// meanwhile answers 409 Conflict. getWebhookInfo reports the last delivery
+// error. SetOnWebhookPost and SetOnWebhookAnswer let crash tests stop the
+// bot mid-delivery or lose its answer.
+//
+// The emulated methods are getMe, getUpdates, setWebhook, deleteWebhook,
 // getWebhookInfo, sendMessage, sendPhoto, sendDocument, sendChatAction,
 // editMessageText, editMessageReplyMarkup, deleteMessage,
 // answerCallbackQuery, setMyCommands, getMyCommands, deleteMyCommands and
@@ -81,6 +89,10 @@ type Options struct {
 	// OnAccepted, if set, is the initial value of the hook that
 	// SetOnAccepted replaces.
 	OnAccepted func(method string, chatID int64, messageID int)
+	// WebhookTransport carries webhook requests (default: a direct HTTP
+	// transport that ignores proxy settings); a test inside a
+	// testing/synctest bubble serves them in memory.
+	WebhookTransport http.RoundTripper
 }
 
 // Server is an emulated Telegram Bot API server together with the users and
@@ -107,6 +119,12 @@ type Server struct {
 	confirmed    int64
 	allowed      map[string]bool // nil means Telegram's default set
 	poller       *poller
+
+	webhook         *webhookState // nil: none set
+	webhookClient   *http.Client
+	pushers         sync.WaitGroup // webhook delivery loops
+	onWebhookPost   func(updateID int64)
+	onWebhookAnswer func(updateID int64, status int) bool
 
 	queries   map[string]*callbackQuery
 	nextQuery int64
@@ -165,6 +183,8 @@ func New(opts Options) *Server {
 		flood:        newFloodWindows(),
 		onDelivered:  opts.OnUpdatesDelivered,
 		onAccepted:   opts.OnAccepted,
+
+		webhookClient: newWebhookClient(opts.WebhookTransport),
 	}
 }
 
@@ -182,10 +202,17 @@ func Endpoint(baseURL string) string {
 }
 
 // Close ends every waiting long poll (they answer with whatever is queued)
-// and makes later long polls answer at once. Close does not stop an
-// httptest.Server wrapping s; close that separately.
+// and makes later long polls answer at once; it stops webhook deliveries
+// and waits for their requests to end. The webhook stays set, as on
+// Telegram. Close does not stop an httptest.Server wrapping s; close that
+// separately. It must not be called from a hook.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() { close(s.closed) })
+	s.mu.Lock()
+	s.stopWebhookLocked()
+	s.mu.Unlock()
+	s.pushers.Wait()
+	s.webhookClient.CloseIdleConnections()
 }
 
 // SetOnUpdatesDelivered sets the hook called, without the server's lock,

@@ -19,8 +19,10 @@ type queuedUpdate struct {
 
 // poller is a getUpdates request waiting for updates.
 type poller struct {
-	// kill is closed when another getUpdates takes over.
-	kill chan struct{}
+	// kill is closed when another getUpdates or a setWebhook takes over;
+	// killedBy is the 409's description, set before.
+	kill     chan struct{}
+	killedBy string
 }
 
 const conflictDescription = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
@@ -172,7 +174,12 @@ func (s *Server) getUpdates(ctx context.Context, p params) outcome {
 	}()
 
 	s.mu.Lock()
+	if s.webhook != nil {
+		s.mu.Unlock()
+		return outcome{err: &apiError{code: http.StatusConflict, description: webhookActiveDescription}}
+	}
 	if s.poller != nil {
+		s.poller.killedBy = conflictDescription
 		close(s.poller.kill)
 		s.poller = nil
 	}
@@ -180,14 +187,7 @@ func (s *Server) getUpdates(ctx context.Context, p params) outcome {
 		s.confirmLocked(offset)
 	}
 	if setAllowed {
-		if len(allowed) == 0 {
-			s.allowed = nil
-		} else {
-			s.allowed = make(map[string]bool, len(allowed))
-			for _, k := range allowed {
-				s.allowed[k] = true
-			}
-		}
+		s.setAllowedLocked(allowed)
 	}
 	for {
 		if len(s.updates) > 0 || timeout == 0 || s.isClosed() {
@@ -211,7 +211,7 @@ func (s *Server) getUpdates(ctx context.Context, p params) outcome {
 		select {
 		case <-wake:
 		case <-me.kill:
-			return outcome{err: &apiError{code: http.StatusConflict, description: conflictDescription}}
+			return outcome{err: s.killedError(me)}
 		case <-timer.C:
 			timeout = 0
 		case <-s.closed:
@@ -229,7 +229,7 @@ func (s *Server) getUpdates(ctx context.Context, p params) outcome {
 		select {
 		case <-me.kill:
 			s.mu.Unlock()
-			return outcome{err: &apiError{code: http.StatusConflict, description: conflictDescription}}
+			return outcome{err: s.killedError(me)}
 		default:
 		}
 	}
@@ -259,18 +259,23 @@ func (s *Server) getMe(context.Context, params) outcome {
 	return outcome{result: me}
 }
 
-func (s *Server) deleteWebhook(_ context.Context, p params) outcome {
-	if p.bool("drop_pending_updates") {
-		s.mu.Lock()
-		s.updates = nil
-		s.notifyLocked()
-		s.mu.Unlock()
-	}
-	return outcome{result: true, description: "Webhook is already deleted"}
-}
-
-func (s *Server) getWebhookInfo(context.Context, params) outcome {
+// killedError is the 409 that ends a long poll another request took
+// over.
+func (s *Server) killedError(p *poller) *apiError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return outcome{result: apiWebhookInfo{PendingUpdateCount: len(s.updates)}}
+	return &apiError{code: http.StatusConflict, description: p.killedBy}
+}
+
+// setAllowedLocked records allowed_updates (empty: Telegram's default
+// set). The caller holds s.mu.
+func (s *Server) setAllowedLocked(allowed []string) {
+	if len(allowed) == 0 {
+		s.allowed = nil
+		return
+	}
+	s.allowed = make(map[string]bool, len(allowed))
+	for _, k := range allowed {
+		s.allowed[k] = true
+	}
 }
