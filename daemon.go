@@ -134,6 +134,9 @@ func (a *app) build(o appOptions) error {
 		return err
 	}
 	a.scheduler = scheduler.New(a.store, a.clock, cfg.Location(), a.log.With("part", "scheduler"))
+	if err := a.addPruneJob(); err != nil {
+		return err
+	}
 	return a.scheduler.Add(scheduler.Job{
 		Name: "housekeeping", Spec: "@every 1m",
 		Run: func(ctx context.Context, _ time.Time) error { return a.bot.ExpireConversations(ctx) },
