@@ -10,7 +10,9 @@
 // values are JSON):
 //
 //	meta           "schema" → uint64 schema version; "offset" → int64, the next getUpdates offset;
-//	               "unreachable" → uint64, how many chats are marked unreachable
+//	               "unreachable" → uint64, how many chats are marked unreachable;
+//	               "last_backup" → BackupRecord; "backup_failures" → BackupFailures, the
+//	               current streak of failed scheduled backups
 //	updates        update id (uint64) → UpdateRecord: the update was applied (or skipped) once
 //	journal        sequence (uint64) → JournalEntry, appended once per applied update
 //	users          user id → User
@@ -150,6 +152,11 @@ type Options struct {
 	// LockTimeout is how long Open waits for another process to release
 	// the file before it gives up with ErrLocked. Default 1 s.
 	LockTimeout time.Duration
+	// ReadOnly opens an existing, up-to-date database for reading only,
+	// with a shared lock: several readers may hold it, a writer may not.
+	// Update fails. A database that needs a migration is refused (the
+	// next writable Open brings it up to date).
+	ReadOnly bool
 }
 
 // Store is an open danvan database.
@@ -184,6 +191,9 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = time.Second
 	}
+	if opts.ReadOnly {
+		return openReadOnly(path, opts)
+	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create store directory: %w", err)
@@ -202,6 +212,32 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return s, nil
+}
+
+func openReadOnly(path string, opts Options) (*Store, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, ReadOnly: true})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	err = db.View(func(btx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if btx.Bucket(name) == nil {
+				return fmt.Errorf("bucket %s is missing: open it once with danvan run to bring it up to date", name)
+			}
+		}
+		if v := btx.Bucket(bucketMeta).Get(keySchema); len(v) != 8 || binary.BigEndian.Uint64(v) != SchemaVersion {
+			return fmt.Errorf("schema is not version %d: open it once with danvan run to bring it up to date", SchemaVersion)
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
 }
 
 func initialize(btx *bolt.Tx) error {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -115,4 +116,14 @@ func (tx *Tx) RevokeAdmin(userID int64) (bool, error) {
 func (tx *Tx) HasStoredAdmins() bool {
 	k, _ := tx.bucket(bucketAdmins).Cursor().First()
 	return k != nil
+}
+
+// StoredAdmins returns the ids of the admins granted in chat, in order.
+func (tx *Tx) StoredAdmins() []int64 {
+	var ids []int64
+	tx.bucket(bucketAdmins).ForEach(func(k, _ []byte) error {
+		ids = append(ids, int64(binary.BigEndian.Uint64(k)))
+		return nil
+	})
+	return ids
 }
