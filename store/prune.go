@@ -39,7 +39,8 @@ type PruneOptions struct {
 type PruneStats struct {
 	// Removed counts the keys deleted, by bucket name.
 	Removed map[string]int
-	// Transactions is how many write transactions it took.
+	// Transactions is how many write transactions it took (none when
+	// nothing was due).
 	Transactions int
 }
 
@@ -161,8 +162,9 @@ func PrunedBuckets() []string {
 // is either pruned or kept on purpose.
 //
 // Prune deletes in batches of BatchSize keys, each its own write
-// transaction, so updates are never held up for long behind the single
-// writer. Buckets whose keys grow with time (update ids, sequences) are
+// transaction, and looks for them in read transactions, so updates are
+// never held up for long behind the single writer; a night with nothing to
+// prune writes nothing. Buckets whose keys grow with time (update ids, sequences) are
 // scanned from the oldest key and the scan stops at the first record to
 // keep; tokens, invites and outbox_chats have random or unordered keys and
 // are scanned whole. bbolt does not give freed pages back to the file
@@ -200,27 +202,25 @@ func (s *Store) Prune(ctx context.Context, o PruneOptions) (PruneStats, error) {
 	return stats, errors.Join(errs...)
 }
 
-// prune runs one pruner in batches: each transaction judges keys from
-// where the last one stopped, deletes at most batch of them (and what goes
-// with them) and looks at no more than 4×batch.
+// prune runs one pruner in batches. Each batch is judged in a read
+// transaction, which holds up no writer: from where the last batch stopped
+// it looks at no more than 4×batch keys and picks at most batch. A write
+// transaction then judges the picked records again, as they are now, and
+// deletes them with what goes with them. A batch that picks nothing
+// writes nothing.
 func (s *Store) prune(ctx context.Context, p *pruning, pr pruner, batch int, stats *PruneStats) error {
 	var from []byte // the first key not judged yet; nil: the bucket's first
 	for done := false; !done; {
-		removed := make(map[string]int)
-		err := s.Update(ctx, func(tx *Tx) error {
-			clear(removed)
-			p.pendingFanOuts = nil
-			b := tx.bucket(pr.bucket)
-			c := b.Cursor()
+		var picked [][]byte
+		err := s.View(ctx, func(tx *Tx) error {
+			picked, done, p.pendingFanOuts = picked[:0], true, nil
+			c := tx.bucket(pr.bucket).Cursor()
 			k, v := c.First()
 			if from != nil {
 				k, v = c.Seek(from)
 			}
-			type record struct{ k, v []byte }
-			var doomed []record
-			done = true
 			for scanned := 0; k != nil; k, v = c.Next() {
-				if len(doomed) >= batch || scanned >= 4*batch {
+				if len(picked) >= batch || scanned >= 4*batch {
 					from, done = bytes.Clone(k), false
 					break
 				}
@@ -233,17 +233,41 @@ func (s *Store) prune(ctx context.Context, p *pruning, pr pruner, batch int, sta
 					break
 				}
 				if what == pruneIt {
-					doomed = append(doomed, record{bytes.Clone(k), bytes.Clone(v)})
+					picked = append(picked, bytes.Clone(k))
 				}
 			}
-			// Deleting while the cursor walks would skip keys: delete now.
-			for _, r := range doomed {
-				if err := b.Delete(r.k); err != nil {
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(picked) == 0 {
+			continue // nothing here; the next keys, if any
+		}
+		removed := make(map[string]int)
+		err = s.Update(ctx, func(tx *Tx) error {
+			clear(removed)
+			p.pendingFanOuts = nil
+			b := tx.bucket(pr.bucket)
+			for _, k := range picked {
+				v := b.Get(k)
+				if v == nil {
+					continue // gone meanwhile
+				}
+				v = bytes.Clone(v) // the page may change as keys go
+				what, err := pr.judge(p, tx, k, v)
+				if err != nil {
+					return fmt.Errorf("key %x: %w", k, err)
+				}
+				if what != pruneIt {
+					continue // changed meanwhile
+				}
+				if err := b.Delete(k); err != nil {
 					return err
 				}
 				removed[string(pr.bucket)]++
 				if pr.drop != nil {
-					if err := pr.drop(tx, r.k, r.v, removed); err != nil {
+					if err := pr.drop(tx, k, v, removed); err != nil {
 						return err
 					}
 				}
