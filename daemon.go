@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -62,6 +63,8 @@ type appOptions struct {
 	// Console is where the operator reads one-time notes (the first-run
 	// admin claim link): stdout for `danvan run`.
 	Console io.Writer
+	// WebhookListener replaces the listener of [webhook] listen.
+	WebhookListener net.Listener
 }
 
 // app is the wired bot: store, messages, Telegram client, router, sender,
@@ -76,6 +79,8 @@ type app struct {
 	sender    *delivery.Sender
 	scheduler *scheduler.Scheduler
 	metrics   *prometheus.Registry
+	// webhookLn is appOptions.WebhookListener (webhook mode).
+	webhookLn net.Listener
 }
 
 // newApp opens the store first — before any Bot API call — so a second
@@ -88,7 +93,7 @@ func newApp(cfg *config.Config, log *slog.Logger, o appOptions) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, clock: o.Clock, store: st}
+	a := &app{cfg: cfg, log: log, clock: o.Clock, store: st, webhookLn: o.WebhookListener}
 	if err := a.build(o); err != nil {
 		st.Close()
 		return nil, err
@@ -146,6 +151,13 @@ func (a *app) build(o appOptions) error {
 // run serves until ctx is cancelled, then stops every part within
 // shutdownGrace and closes the store.
 func (a *app) run(ctx context.Context) error {
+	// In webhook mode the listener is bound first: a port in use stops
+	// the start.
+	serveWebhook, err := a.webhookPart()
+	if err != nil {
+		a.store.Close()
+		return err
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -168,8 +180,11 @@ func (a *app) run(ctx context.Context) error {
 			return monitor.Serve(ctx, addr, a.monitorHandler(), a.log.With("part", "http"))
 		})
 	}
+	if serveWebhook != nil {
+		goPart("webhook", serveWebhook)
+	}
 	goPart("bot", func(ctx context.Context) error {
-		return a.bot.Run(ctx, a.client, a.cfg.Telegram.PollTimeout.Duration)
+		return a.bot.Run(ctx, a.client, a.runOptions())
 	})
 	a.log.Info("danvan started", "version", versionString(), "store", a.store.Path())
 
@@ -194,14 +209,57 @@ func (a *app) run(ctx context.Context) error {
 	}
 }
 
-// monitorHandler serves /healthz (the store answers and the long poll
-// works) and /metrics.
+// webhookMaxConnections is how many requests Telegram may post at once
+// in webhook mode (its default; they share commits).
+const webhookMaxConnections = 40
+
+// runOptions say how the bot receives updates: [telegram] mode.
+func (a *app) runOptions() bot.RunOptions {
+	o := bot.RunOptions{PollTimeout: a.cfg.Telegram.PollTimeout.Duration}
+	if a.cfg.Telegram.Mode == config.ModeWebhook {
+		o.Webhook = &bot.Webhook{
+			URL: a.cfg.Webhook.PublicURL, Secret: a.cfg.Webhook.SecretToken, MaxConnections: webhookMaxConnections,
+		}
+	}
+	return o
+}
+
+// webhookPart binds the webhook listener and returns the part serving it,
+// or nil in polling mode.
+func (a *app) webhookPart() (func(context.Context) error, error) {
+	if a.cfg.Telegram.Mode != config.ModeWebhook {
+		return nil, nil
+	}
+	log := a.log.With("part", "webhook")
+	h, err := a.client.NewWebhookHandler(telegram.WebhookOptions{
+		PublicURL: a.cfg.Webhook.PublicURL, Secret: a.cfg.Webhook.SecretToken,
+		Receive: a.bot.Receive, Log: log, Registerer: a.metrics,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ln := a.webhookLn
+	if ln == nil {
+		if ln, err = net.Listen("tcp", a.cfg.Webhook.Listen); err != nil {
+			return nil, fmt.Errorf("webhook listener: %w", err)
+		}
+	}
+	log.Info("listening for webhook requests", "addr", ln.Addr().String())
+	return func(ctx context.Context) error { return telegram.ServeWebhook(ctx, ln, h, log) }, nil
+}
+
+// monitorHandler serves /healthz (the store answers and updates arrive:
+// the long poll works, or the webhook is set) and /metrics.
 func (a *app) monitorHandler() http.Handler {
+	intake := "polling"
+	if a.cfg.Telegram.Mode == config.ModeWebhook {
+		intake = "webhook"
+	}
 	return monitor.Handler(a.metrics,
 		monitor.Check{Name: "store", Check: func(ctx context.Context) error {
 			return a.store.View(ctx, func(*store.Tx) error { return nil })
 		}},
-		monitor.Check{Name: "polling", Check: func(context.Context) error { return a.bot.PollHealth() }},
+		monitor.Check{Name: intake, Check: func(context.Context) error { return a.bot.PollHealth() }},
 	)
 }
 

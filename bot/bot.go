@@ -76,6 +76,7 @@ type Bot struct {
 	// at start when no admin exists; cleared on use (OnCommit).
 	claim    atomic.Pointer[string]
 	poll     pollState
+	inbox    inbox // webhook updates waiting for their commit (webhook.go)
 	identity atomic.Pointer[Identity]
 
 	commands  []*Command

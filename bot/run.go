@@ -18,6 +18,11 @@ type Messenger interface {
 	GetMe(ctx context.Context) (Identity, error)
 	// DeleteWebhook makes long polling possible, keeping pending updates.
 	DeleteWebhook(ctx context.Context) error
+	// SetWebhook makes the messenger post updates to w.URL, keeping
+	// pending updates.
+	SetWebhook(ctx context.Context, w Webhook) error
+	// GetWebhookInfo says what webhook is set and how its deliveries go.
+	GetWebhookInfo(ctx context.Context) (WebhookInfo, error)
 	// SetCommands registers the command menu for a language code ("" is
 	// the default).
 	SetCommands(ctx context.Context, language string, entries []MenuEntry) error
@@ -27,14 +32,25 @@ type Messenger interface {
 // refused; retrying cannot help.
 var ErrUnauthorized = errors.New("the bot token was refused")
 
-// Run connects to the messenger and polls until ctx is cancelled: it
-// learns who the bot is (retrying while the messenger is unreachable —
-// the bot must be able to start while the network is down), removes any
-// webhook, registers the command menu and then long-polls. It returns nil
-// when ctx is cancelled, and an error only for a refused token.
-func (b *Bot) Run(ctx context.Context, m Messenger, pollTimeout time.Duration) error {
+// RunOptions say how updates arrive.
+type RunOptions struct {
+	// PollTimeout is the long poll's timeout (polling mode).
+	PollTimeout time.Duration
+	// Webhook, when set, makes the messenger post updates, which the
+	// webhook listener hands to Receive; nil: long polling.
+	Webhook *Webhook
+}
+
+// Run connects to the messenger and receives updates until ctx is
+// cancelled: it learns who the bot is (retrying while the messenger is
+// unreachable — the bot must be able to start while the network is down),
+// then either removes any webhook and long-polls, or sets the webhook and
+// applies what Receive is given. The command menu is registered once
+// connected. It returns nil when ctx is cancelled, and an error only for a
+// refused token.
+func (b *Bot) Run(ctx context.Context, m Messenger, o RunOptions) error {
 	var me Identity
-	err := b.retry(ctx, "getMe", func() error {
+	err := b.connectStep(ctx, "getMe", func() error {
 		var err error
 		me, err = m.GetMe(ctx)
 		return err
@@ -43,18 +59,29 @@ func (b *Bot) Run(ctx context.Context, m Messenger, pollTimeout time.Duration) e
 		return err
 	}
 	b.SetIdentity(me)
-	b.poll.ok()
 	if err := b.OfferClaim(b.console); err != nil {
 		b.log.Error("offering the admin claim link failed", "err", err)
 	}
 	b.log.Info("connected to the messenger", "bot", me.Username, "bot_id", me.ID)
-	if err := b.retry(ctx, "deleteWebhook", func() error { return m.DeleteWebhook(ctx) }); err != nil || ctx.Err() != nil {
+	if o.Webhook != nil {
+		return b.runWebhook(ctx, m, *o.Webhook)
+	}
+	// A webhook left set (by webhook mode, or another program) makes
+	// getUpdates fail with 409: remove it, keeping its pending updates.
+	if err := b.connectStep(ctx, "deleteWebhook", func() error { return m.DeleteWebhook(ctx) }); err != nil || ctx.Err() != nil {
 		return err
 	}
-	// The menu is set once before polling; what fails is retried in the
-	// background, since the bot works without a menu.
+	b.poll.ok()
+	stopMenu := b.registerMenu(ctx, m)
+	defer stopMenu()
+	return b.Poll(ctx, m, o.PollTimeout)
+}
+
+// registerMenu sets the command menu in every language; what fails is
+// retried in the background until ctx ends, since the bot works without a
+// menu. The returned function waits for those retries.
+func (b *Bot) registerMenu(ctx context.Context, m Messenger) (wait func()) {
 	var wg sync.WaitGroup
-	defer wg.Wait()
 	for _, menu := range []struct {
 		code string
 		lang messages.Lang
@@ -65,7 +92,19 @@ func (b *Bot) Run(ctx context.Context, m Messenger, pollTimeout time.Duration) e
 			wg.Go(func() { _ = b.retry(ctx, "setMyCommands", set) })
 		}
 	}
-	return b.Poll(ctx, m, pollTimeout)
+	return wg.Wait
+}
+
+// connectStep is retry for a step the bot cannot receive updates without:
+// its failures show in /healthz ("setWebhook failing since …").
+func (b *Bot) connectStep(ctx context.Context, what string, fn func() error) error {
+	return b.retry(ctx, what, func() error {
+		err := fn()
+		if err != nil && ctx.Err() == nil {
+			b.poll.fail(b.clock.Now(), what+" failing", err)
+		}
+		return err
+	})
 }
 
 // retry calls fn until it succeeds or ctx ends, backing off from 1 s to

@@ -412,7 +412,11 @@ func TestTokenNeverLeaks(t *testing.T) {
 				},
 				"getUpdates":    func() error { _, err := c.GetUpdates(ctx, 5, 10, 0); return err },
 				"deleteWebhook": func() error { return c.DeleteWebhook(ctx) },
-				"setCommands":   func() error { return c.SetCommands(ctx, "", []bot.MenuEntry{{Command: "a", Description: "b"}}) },
+				"setWebhook": func() error {
+					return c.SetWebhook(ctx, bot.Webhook{URL: "https://bot.example/" + testToken, Secret: "hook-secret"})
+				},
+				"getWebhookInfo": func() error { _, err := c.GetWebhookInfo(ctx); return err },
+				"setCommands":    func() error { return c.SetCommands(ctx, "", []bot.MenuEntry{{Command: "a", Description: "b"}}) },
 			}
 			for name, call := range calls {
 				err := call()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 	"unicode/utf16"
@@ -18,7 +19,9 @@ const allowedUpdates = `["message","edited_message","callback_query","my_chat_me
 
 // GetUpdates long-polls for updates with ids ≥ offset. It decodes each
 // update on its own: one the library cannot decode comes back marked
-// Undecodable with its id, so the loop can record and skip it.
+// Undecodable with its id, so the loop can record and skip it. A 409
+// Conflict (another getUpdates, or a webhook is set) wraps
+// bot.ErrConflict.
 func (c *Client) GetUpdates(ctx context.Context, offset int64, limit int, timeout time.Duration) ([]bot.Update, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout+c.timeout)
 	defer cancel()
@@ -29,7 +32,11 @@ func (c *Client) GetUpdates(ctx context.Context, offset int64, limit int, timeou
 	k := c.newCall(ctx)
 	resp, err := k.api.MakeRequest("getUpdates", params)
 	if err != nil {
-		return nil, c.classify(k, resp, err)
+		e := c.classify(k, resp, err)
+		if e.Code == http.StatusConflict {
+			return nil, fmt.Errorf("%w: %w", bot.ErrConflict, e)
+		}
+		return nil, e
 	}
 	var raws []json.RawMessage
 	if err := json.Unmarshal(resp.Result, &raws); err != nil {
@@ -37,21 +44,31 @@ func (c *Client) GetUpdates(ctx context.Context, offset int64, limit int, timeou
 	}
 	updates := make([]bot.Update, 0, len(raws))
 	for _, raw := range raws {
-		var u tgbotapi.Update
-		if err := json.Unmarshal(raw, &u); err != nil {
-			var head struct {
-				UpdateID int64 `json:"update_id"`
-			}
-			if json.Unmarshal(raw, &head) != nil || head.UpdateID == 0 {
-				return nil, fmt.Errorf("decode update without an id: %w", err)
-			}
-			c.log.Warn("cannot decode update", "update_id", head.UpdateID, "err", err)
-			updates = append(updates, bot.Update{ID: head.UpdateID, Undecodable: true})
-			continue
+		u, err := c.decodeUpdate(raw)
+		if err != nil {
+			return nil, err
 		}
-		updates = append(updates, convertUpdate(u))
+		updates = append(updates, u)
 	}
 	return updates, nil
+}
+
+// decodeUpdate decodes one update, from a getUpdates page or a webhook
+// request. One the library cannot decode comes back marked Undecodable
+// with its id (and a warning logged); without an id it is an error.
+func (c *Client) decodeUpdate(raw []byte) (bot.Update, error) {
+	var u tgbotapi.Update
+	if err := json.Unmarshal(raw, &u); err != nil {
+		var head struct {
+			UpdateID int64 `json:"update_id"`
+		}
+		if json.Unmarshal(raw, &head) != nil || head.UpdateID == 0 {
+			return bot.Update{}, fmt.Errorf("decode update without an id: %w", err)
+		}
+		c.log.Warn("cannot decode update", "update_id", head.UpdateID, "err", err)
+		return bot.Update{ID: head.UpdateID, Undecodable: true}, nil
+	}
+	return convertUpdate(u), nil
 }
 
 func convertUpdate(u tgbotapi.Update) bot.Update {
