@@ -140,6 +140,9 @@ func (b *Bot) collect(ctx context.Context) {
 			failures++
 			b.poll.fail(b.clock.Now(), "applying updates failing", err)
 			b.logFailure("applying updates", err, failures)
+		default:
+			// Stopping: the messenger should try again later (503).
+			err = ErrNotReady
 		}
 		for _, a := range batch {
 			a.result <- err
