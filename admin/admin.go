@@ -46,7 +46,7 @@ const (
 	// MaxHeader bounds an answer's header or trailer line.
 	MaxHeader = 64 << 20
 	// MaxChunk bounds one chunk of a stream.
-	MaxChunk = 64 << 10
+	MaxChunk = 256 << 10
 )
 
 // Request is the line a client sends.

@@ -61,6 +61,7 @@ func (c *Client) do(ctx context.Context, op string, args any, w io.Writer, resul
 		return 0, &DialError{Path: c.Path, Err: err}
 	}
 	defer conn.Close()
+	conn.(*net.UnixConn).SetReadBuffer(4 << 20) // see the server's SetWriteBuffer
 	// Cancelling ctx ends every wait at once.
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
@@ -75,7 +76,7 @@ func (c *Client) do(ctx context.Context, op string, args any, w io.Writer, resul
 func exchange(conn net.Conn, line []byte, timeout time.Duration, w io.Writer, result any) (int64, error) {
 	conn.SetWriteDeadline(time.Now().Add(timeout))
 	_, werr := conn.Write(line)
-	r := bufio.NewReaderSize(conn, 64<<10)
+	r := bufio.NewReaderSize(conn, 1<<20)
 	conn.SetReadDeadline(time.Now().Add(timeout))
 	h, err := readHeader(r)
 	if werr != nil {

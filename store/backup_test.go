@@ -222,8 +222,20 @@ func TestWriteBackupStopsWhenCancelled(t *testing.T) {
 	}
 }
 
-func TestCheck(t *testing.T) {
-	dir := t.TempDir()
+// testFile is a file for Check and Restore: want is the error Check
+// gives (nil: accepted with schema), message a word of its reason.
+type testFile struct {
+	name    string
+	path    string
+	want    error
+	schema  int
+	message string
+}
+
+// checkFiles writes into dir a danvan store and every kind of file Check
+// must refuse.
+func checkFiles(t *testing.T, dir string) []testFile {
+	t.Helper()
 	good := filepath.Join(dir, "good.db")
 	s, err := Open(good, Options{})
 	if err != nil {
@@ -235,7 +247,6 @@ func TestCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-
 	write := func(name string, data []byte) string {
 		path := filepath.Join(dir, name)
 		if err := os.WriteFile(path, data, 0o600); err != nil {
@@ -267,16 +278,10 @@ func TestCheck(t *testing.T) {
 		return path
 	}
 	random := make([]byte, 64<<10)
-	rng := rand.NewChaCha8([32]byte{1})
-	rng.Read(random)
-
-	tests := []struct {
-		name    string
-		path    string
-		want    error
-		schema  int
-		message string
-	}{
+	rand.NewChaCha8([32]byte{1}).Read(random)
+	sub := filepath.Join(dir, "a-directory")
+	os.Mkdir(sub, 0o700)
+	return []testFile{
 		{name: "a danvan store", path: good, schema: SchemaVersion},
 		{name: "an older schema", path: withSchema("old.db", 1), schema: 1},
 		{name: "random bytes", path: write("random.db", random), want: ErrNotStore, message: "invalid"},
@@ -290,10 +295,14 @@ func TestCheck(t *testing.T) {
 			return b.Put([]byte("other"), []byte("x"))
 		}), want: ErrNotStore, message: "no schema version"},
 		{name: "a future schema", path: withSchema("future.db", SchemaVersion+1), want: ErrNewerSchema, message: "reads up to"},
-		{name: "a truncated copy", path: write("truncated.db", data[:len(data)/2]), want: ErrNotStore},
-		{name: "a directory", path: dir, want: ErrNotStore, message: "not a regular file"},
+		{name: "a truncated copy", path: write("truncated.db", data[:len(data)/2]), want: ErrNotStore, message: "truncated"},
+		{name: "a directory", path: sub, want: ErrNotStore, message: "not a regular file"},
 	}
-	for _, tt := range tests {
+}
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range checkFiles(t, dir) {
 		t.Run(tt.name, func(t *testing.T) {
 			schema, err := Check(tt.path)
 			if tt.want == nil {
@@ -390,23 +399,30 @@ func TestRestore(t *testing.T) {
 		}
 		fill(t, s, 500, 2)
 		s.Close()
-		notStore := filepath.Join(t.TempDir(), "notes.db")
-		os.WriteFile(notStore, []byte("not a database\n"), 0o600)
+		before := dirState(t, dir)
+		for _, f := range checkFiles(t, t.TempDir()) {
+			if f.want == nil {
+				continue
+			}
+			if _, _, err := Restore(f.path, path, at); !errors.Is(err, f.want) {
+				t.Errorf("restore of %s: got %v, want %v", f.name, err, f.want)
+			}
+		}
+		if after := dirState(t, dir); sameContents(after, before) != nil {
+			t.Errorf("refused restores changed the directory: %v → %v", before, after)
+		}
 		// The running bot holds the store (opening it writes).
 		held, err := Open(path, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		before := dirState(t, dir)
-		if _, _, err := Restore(notStore, path, at); !errors.Is(err, ErrNotStore) {
-			t.Errorf("restore of a text file: got %v, want ErrNotStore", err)
-		}
+		before = dirState(t, dir)
 		if _, _, err := Restore(backup, path, at); !errors.Is(err, ErrLocked) {
 			t.Errorf("restore while the store is held: got %v, want ErrLocked", err)
 		}
 		held.Close()
 		if after := dirState(t, dir); sameContents(after, before) != nil {
-			t.Errorf("refused restores changed the directory: %v → %v", before, after)
+			t.Errorf("a restore refused while the store was held changed the directory: %v → %v", before, after)
 		}
 	})
 }
