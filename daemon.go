@@ -40,7 +40,7 @@ func runCommand(args []string, stderr io.Writer, environ []string) int {
 	log := newLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := newApp(cfg, log, appOptions{Console: os.Stdout})
+	a, err := newApp(cfg, log, appOptions{Console: os.Stdout, AdminSocket: true})
 	if err != nil {
 		if errors.Is(err, store.ErrLocked) {
 			fmt.Fprintf(stderr, "danvan: the database %s is in use by another process (is danvan already running?)\n", cfg.Store.Path)
@@ -63,6 +63,10 @@ type appOptions struct {
 	// Console is where the operator reads one-time notes (the first-run
 	// admin claim link): stdout for `danvan run`.
 	Console io.Writer
+	// AdminSocket serves the command line on [admin] socket (see
+	// adminsock.go); off in tests that do not need it, since a real
+	// socket would stall a synctest bubble.
+	AdminSocket bool
 	// WebhookListener replaces the listener of [webhook] listen.
 	WebhookListener net.Listener
 }
@@ -79,6 +83,8 @@ type app struct {
 	sender    *delivery.Sender
 	scheduler *scheduler.Scheduler
 	metrics   *prometheus.Registry
+	// adminSocket: see appOptions.AdminSocket.
+	adminSocket bool
 	// webhookLn is appOptions.WebhookListener (webhook mode).
 	webhookLn net.Listener
 }
@@ -93,7 +99,7 @@ func newApp(cfg *config.Config, log *slog.Logger, o appOptions) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, clock: o.Clock, store: st, webhookLn: o.WebhookListener}
+	a := &app{cfg: cfg, log: log, clock: o.Clock, store: st, webhookLn: o.WebhookListener, adminSocket: o.AdminSocket}
 	if err := a.build(o); err != nil {
 		st.Close()
 		return nil, err
@@ -142,6 +148,9 @@ func (a *app) build(o appOptions) error {
 	if err := a.addPruneJob(); err != nil {
 		return err
 	}
+	if err := a.addBackupJob(); err != nil {
+		return err
+	}
 	return a.scheduler.Add(scheduler.Job{
 		Name: "housekeeping", Spec: "@every 1m",
 		Run: func(ctx context.Context, _ time.Time) error { return a.bot.ExpireConversations(ctx) },
@@ -175,6 +184,7 @@ func (a *app) run(ctx context.Context) error {
 	}
 	goPart("sender", a.sender.Run)
 	goPart("scheduler", a.scheduler.Run)
+	goPart("admin", a.listenAdmin())
 	if addr := a.cfg.HTTP.Listen; addr != "" {
 		goPart("http", func(ctx context.Context) error {
 			return monitor.Serve(ctx, addr, a.monitorHandler(), a.log.With("part", "http"))

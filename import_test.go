@@ -404,10 +404,50 @@ func TestImportUnitsXLSX(t *testing.T) {
 	})
 }
 
-func TestImportUnitsWhileTheBotRuns(t *testing.T) {
+// TestImportUnitsThroughTheRunningBot: while the bot runs, import-units
+// goes through it and says exactly what a direct import says.
+func TestImportUnitsThroughTheRunningBot(t *testing.T) {
+	tb := startSocketBot(t)
+	env := []string{"DANVAN_STORE_PATH=" + tb.cfg.Store.Path}
+	code, stdout, stderr := runImport(t, env, samplePath)
+	if want := "Đã nhập: 85 tạo mới, 0 cập nhật, 0 không đổi.\n"; code != 0 || stdout != want || stderr != "" {
+		t.Errorf("import through the bot: exit %d, stdout %q, stderr %q; want exit 0, %q", code, stdout, stderr, want)
+	}
+	bad := writeTestFile(t, "units.csv", importHeader+newUnitLine+"NEW-2,Chi hội Phụ nữ thôn Mới Toanh,hoiphu,NEW-1,99999\n")
+	code, stdout, stderr = runImport(t, env, bad)
+	wantErr := "Chưa nhập tệp units.csv: có 2 lỗi, chưa ghi gì vào dữ liệu. Sửa các dòng sau rồi nhập lại:\n" +
+		"  dòng 3: không có địa bàn \"99999\" (cột dia_ban: mã tỉnh, mã xã, hoặc mã xã/tên thôn)\n" +
+		"  dòng 3: không có loại đơn vị \"hoiphu\" (cột loai: mttq, phunu, nongdan, doanthanhnien, ccb, congdoan, chibo, bandanvan, khac)\n"
+	if code != 1 || stdout != "" || stderr != wantErr {
+		t.Errorf("broken file through the bot: exit %d, stdout %q, stderr:\n%s\nwant exit 1 and:\n%s", code, stdout, stderr, wantErr)
+	}
+	err := tb.app.store.View(context.Background(), func(tx *store.Tx) error {
+		if n := tx.UnitCount(); n != 85 {
+			t.Errorf("%d units, want the sample's 85", n)
+		}
+		if _, err := tx.UnitByCode("NEW-1"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("NEW-1 from the refused file: %v, want ErrNotFound", err)
+		}
+		log, err := tx.AuditLog(0, 10)
+		if err != nil || len(log) != 1 || log[0].ActorName != "CLI" || log[0].Action != store.AuditUnitsImport || log[0].Detail != "85/0/0" {
+			t.Errorf("audit log %+v (%v), want the one import by CLI", log, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(tb.logs.String(), "op=import-units") {
+		t.Errorf("the bot's log does not show the import came through the socket:\n%s", tb.logs)
+	}
+}
+
+// TestImportUnitsLockedWithoutSocket: a store held by a process that does
+// not answer on the admin socket is refused at once, saying which socket
+// and what to do, and nothing is written.
+func TestImportUnitsLockedWithoutSocket(t *testing.T) {
 	env, path := importEnv(t)
 	importSample(t, env)
-	// The running bot holds the file.
 	held, err := store.Open(path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -417,7 +457,9 @@ func TestImportUnitsWhileTheBotRuns(t *testing.T) {
 	start := time.Now()
 	code, stdout, stderr := runImport(t, env, file)
 	elapsed := time.Since(start)
-	if want := "Bot đang chạy và giữ tệp dữ liệu " + path; code != 1 || !strings.Contains(stderr, want) || stdout != "" {
+	socket := filepath.Join(filepath.Dir(path), "danvan.sock")
+	want := "Tệp dữ liệu " + path + " đang do một tiến trình khác giữ (bot đang chạy?), nhưng không có bot trả lời qua " + socket
+	if code != 1 || !strings.Contains(stderr, want) || !strings.Contains(stderr, "sudo -u danvan") || stdout != "" {
 		t.Errorf("got exit %d, stdout %q, stderr %q; want exit 1 and %q", code, stdout, stderr, want)
 	}
 	if elapsed > 5*time.Second {

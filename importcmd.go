@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"danvan/admin"
 	"danvan/config"
 	"danvan/messages"
 	"danvan/names"
@@ -57,22 +58,42 @@ func importUnitsCommand(args []string, stdout, stderr io.Writer, environ []strin
 	if rows == nil { // the columns are wrong: no line can be read, and the store is not touched
 		return printImportProblems(stderr, p, file, problems)
 	}
-	st, err := store.Open(cfg.Store.Path, store.Options{})
-	if errors.Is(err, store.ErrLocked) {
-		fmt.Fprintln(stderr, p.Text(messages.ImportBotRunning{Path: cfg.Store.Path}))
-		return 1
+	// The running bot imports when it answers on the admin socket;
+	// otherwise the store is opened here.
+	ctx := context.Background()
+	req := importArgs{File: filepath.Base(file), Rows: rows, Problems: problems}
+	var reply importReply
+	err = adminClient(cfg).Call(ctx, opImportUnits, req, &reply)
+	if admin.Unreachable(err) {
+		var st *store.Store
+		if st, err = openStore(cfg, err); err != nil {
+			return reportError(stderr, p, err)
+		}
+		defer st.Close()
+		reply.Summary, reply.Problems, err = importRows(ctx, st, req, time.Now())
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "danvan:", err)
-		return 1
+		return reportError(stderr, p, err)
 	}
-	defer st.Close()
-	// The columns are right: check every line against the store.
+	if len(reply.Problems) > 0 {
+		return printImportProblems(stderr, p, file, reply.Problems)
+	}
+	fmt.Fprintln(stdout, p.Text(messages.ImportSummary(reply.Summary)))
+	return 0
+}
+
+// importRows checks every row against the store and, when neither the
+// file nor the store has a problem, creates or updates the units in one
+// transaction audited as the command line's. Otherwise it writes nothing
+// and returns every problem, the file's first.
+func importRows(ctx context.Context, st *store.Store, args importArgs, now time.Time) (store.ImportSummary, []messages.ImportProblem, error) {
+	problems := slices.Clone(args.Problems)
 	var sum store.ImportSummary
-	err = st.Update(context.Background(), func(tx *store.Tx) error {
+	err := st.Update(ctx, func(tx *store.Tx) error {
+		problems = problems[:len(args.Problems)]
 		var bad []store.ImportProblem
 		var err error
-		sum, bad, err = tx.ImportUnits(rows, time.Now())
+		sum, bad, err = tx.ImportUnits(args.Rows, now)
 		for _, b := range bad {
 			problems = append(problems, messages.ImportProblem(b))
 		}
@@ -83,19 +104,14 @@ func importUnitsCommand(args []string, stdout, stderr io.Writer, environ []strin
 			return err // ErrImport rolls everything back: a failed import leaves no trace
 		}
 		return tx.Audit(store.AuditEntry{
-			At: time.Now(), ActorName: "CLI", Action: store.AuditUnitsImport, Target: filepath.Base(file),
+			At: now, ActorName: "CLI", Action: store.AuditUnitsImport, Target: args.File,
 			Detail: fmt.Sprintf("%d/%d/%d", sum.Created, sum.Updated, sum.Unchanged),
 		})
 	})
-	if err != nil && !errors.Is(err, store.ErrImport) {
-		fmt.Fprintln(stderr, "danvan:", err)
-		return 1
+	if errors.Is(err, store.ErrImport) {
+		return store.ImportSummary{}, problems, nil
 	}
-	if len(problems) > 0 {
-		return printImportProblems(stderr, p, file, problems)
-	}
-	fmt.Fprintln(stdout, p.Text(messages.ImportSummary(sum)))
-	return 0
+	return sum, problems, err
 }
 
 // printImportProblems tells that nothing was imported and lists every

@@ -25,12 +25,22 @@ Usage:
   danvan run [-config FILE]           run the bot until SIGINT/SIGTERM
   danvan check-config [-config FILE]  check the configuration file and environment
   danvan import-units [-config FILE] units.csv|units.xlsx
-                                      create or update units from a file (bot stopped)
+                                      create or update units from a file
+  danvan backup [-config FILE] [-force] OUT
+                                      write a consistent copy of the data to OUT,
+                                      while the bot runs or not
+  danvan restore [-config FILE] BACKUP
+                                      check a copy and put it in place of the data,
+                                      keeping the old file aside (bot stopped)
+  danvan compact [-config FILE]       rewrite the data file without its free space
+                                      (bot stopped)
   danvan healthcheck [-config FILE]   ask the running bot's /healthz (http.listen); exit 0 if healthy
   danvan version                      print the version
 
 Without -config, built-in defaults (those of config.example.toml) and the
-environment (DANVAN_TELEGRAM_TOKEN, …) are used.
+environment (DANVAN_TELEGRAM_TOKEN, …) are used. While the bot runs,
+import-units and backup go through it on the admin socket ([admin] socket):
+run them as the bot's user.
 `
 
 // dispatch runs a subcommand and returns the process's exit status.
@@ -46,6 +56,12 @@ func dispatch(args []string, stdout, stderr io.Writer, environ []string) int {
 		return checkConfigCommand(args[1:], stdout, stderr, environ)
 	case "import-units":
 		return importUnitsCommand(args[1:], stdout, stderr, environ)
+	case "backup":
+		return backupCommand(args[1:], stdout, stderr, environ)
+	case "restore":
+		return restoreCommand(args[1:], stdout, stderr, environ)
+	case "compact":
+		return compactCommand(args[1:], stdout, stderr, environ)
 	case "healthcheck":
 		return healthcheckCommand(args[1:], stdout, stderr, environ)
 	case "version", "-version", "--version":

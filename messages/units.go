@@ -332,11 +332,6 @@ type ImportFailed struct {
 
 func (ImportFailed) Key() string { return "import_failed" }
 
-// ImportBotRunning says the store is held by the running bot.
-type ImportBotRunning struct{ Path string }
-
-func (ImportBotRunning) Key() string { return "import_bot_running" }
-
 // BadCode says a unit code has characters it may not have.
 type BadCode struct{ Code string }
 

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"danvan/admin"
+	"danvan/config"
+	"danvan/messages"
+	"danvan/store"
+)
+
+// operatorCommand parses the flags and the one argument of backup,
+// restore and compact (none for compact), and loads the configuration
+// and the printer of [bot] language. ok is false after printing why.
+func operatorCommand(name, argName string, args []string, stderr io.Writer, environ []string, flags func(*flag.FlagSet)) (cfg *config.Config, p messages.Printer, arg string, status int, ok bool) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "configuration file (TOML); default: built-in defaults")
+	if flags != nil {
+		flags(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, p, "", 2, false
+	}
+	want := 0
+	if argName != "" {
+		want = 1
+	}
+	if fs.NArg() != want {
+		fmt.Fprintf(stderr, "usage: danvan %s [-config FILE] %s\n", name, argName)
+		fs.PrintDefaults()
+		return nil, p, "", 2, false
+	}
+	cfg, ok = loadConfigFile(name, *path, stderr, environ, false)
+	if !ok {
+		return nil, p, "", 1, false
+	}
+	catalog, err := messages.Load(cfg.Location())
+	if err != nil {
+		fmt.Fprintln(stderr, "danvan:", err)
+		return nil, p, "", 1, false
+	}
+	lang, _ := messages.ParseLang(cfg.Bot.Language)
+	return cfg, catalog.For(lang), fs.Arg(0), 0, true
+}
+
+// backupCommand runs "danvan backup [-config FILE] [-force] OUT": a
+// consistent copy of the store, streamed by the running bot through the
+// admin socket, or read from the file when the bot is stopped.
+func backupCommand(args []string, stdout, stderr io.Writer, environ []string) int {
+	var force bool
+	cfg, p, out, status, ok := operatorCommand("backup", "OUT", args, stderr, environ, func(fs *flag.FlagSet) {
+		fs.BoolVar(&force, "force", false, "replace OUT if it exists")
+	})
+	if !ok {
+		return status
+	}
+	out, err := filepath.Abs(out)
+	if err != nil {
+		return reportError(stderr, p, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	size, unrecorded, err := backup(ctx, cfg, out, force)
+	if errors.Is(err, errExists) {
+		fmt.Fprintln(stderr, p.Text(messages.BackupExists{Path: out}))
+		return 1
+	}
+	if err != nil {
+		return reportError(stderr, p, err)
+	}
+	if unrecorded != nil {
+		// The copy is complete; only doctor will not know of it.
+		fmt.Fprintf(stderr, "danvan: warning: the backup is complete but could not be recorded: %v\n", unrecorded)
+	}
+	fmt.Fprintln(stdout, p.Text(messages.BackupWritten{Path: out, Size: size}))
+	return 0
+}
+
+// backup writes the copy to out and records it in the store: through the
+// bot when it runs, directly otherwise. unrecorded is why a complete copy
+// could not be recorded.
+func backup(ctx context.Context, cfg *config.Config, out string, force bool) (size int64, unrecorded, err error) {
+	client := adminClient(cfg)
+	var direct *store.Store
+	defer func() {
+		if direct != nil {
+			direct.Close()
+		}
+	}()
+	size, err = writeFileAtomic(out, force, func(w io.Writer) (int64, error) {
+		n, err := client.Stream(ctx, opBackup, nil, w, nil)
+		if !admin.Unreachable(err) {
+			return n, err
+		}
+		if _, serr := os.Stat(cfg.Store.Path); serr != nil {
+			return 0, fmt.Errorf("no database to back up at %s (check [store] path): %w", cfg.Store.Path, serr)
+		}
+		if direct, err = openStore(cfg, err); err != nil {
+			return 0, err
+		}
+		return direct.WriteBackup(ctx, w)
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	if direct != nil {
+		unrecorded = direct.Update(ctx, func(tx *store.Tx) error {
+			_, err := tx.RecordBackup(store.BackupRecord{At: time.Now(), Size: size, Path: out})
+			return err
+		})
+	} else {
+		unrecorded = client.Call(ctx, opBackupDone, backupDoneArgs{Path: out, Size: size}, nil)
+	}
+	return size, unrecorded, nil
+}
+
+// restoreCommand runs "danvan restore [-config FILE] BACKUP" with the bot
+// stopped: the copy is checked, then replaces the store, the old file kept
+// aside.
+func restoreCommand(args []string, stdout, stderr io.Writer, environ []string) int {
+	cfg, p, backup, status, ok := operatorCommand("restore", "BACKUP", args, stderr, environ, nil)
+	if !ok {
+		return status
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if botAnswers(ctx, cfg) {
+		fmt.Fprintln(stderr, p.Text(messages.BotRunning{Path: cfg.Store.Path, Command: "restore"}))
+		return 1
+	}
+	_, aside, err := store.Restore(backup, cfg.Store.Path, time.Now())
+	var refused *store.CheckError
+	switch {
+	case errors.Is(err, store.ErrLocked):
+		fmt.Fprintln(stderr, p.Text(messages.BotRunning{Path: cfg.Store.Path, Command: "restore"}))
+		return 1
+	case errors.As(err, &refused):
+		problem := "not_store"
+		if errors.Is(err, store.ErrNewerSchema) {
+			problem = "newer"
+		}
+		fmt.Fprintln(stderr, p.Text(messages.RestoreRefused{Backup: backup, Problem: problem, Detail: refused.Reason}))
+		return 1
+	case errors.Is(err, os.ErrNotExist) && !fileExists(backup):
+		fmt.Fprintln(stderr, p.Text(messages.RestoreRefused{Backup: backup, Problem: "missing", Detail: "no such file"}))
+		return 1
+	case err != nil:
+		return reportError(stderr, p, err)
+	}
+	fmt.Fprintln(stdout, p.Text(messages.RestoreDone{Backup: backup, Path: cfg.Store.Path, Aside: aside}))
+	return 0
+}
+
+// compactCommand runs "danvan compact [-config FILE]" with the bot stopped.
+func compactCommand(args []string, stdout, stderr io.Writer, environ []string) int {
+	cfg, p, _, status, ok := operatorCommand("compact", "", args, stderr, environ, nil)
+	if !ok {
+		return status
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if botAnswers(ctx, cfg) {
+		fmt.Fprintln(stderr, p.Text(messages.BotRunning{Path: cfg.Store.Path, Command: "compact"}))
+		return 1
+	}
+	if !fileExists(cfg.Store.Path) {
+		fmt.Fprintf(stderr, "danvan: no database to compact at %s (check [store] path)\n", cfg.Store.Path)
+		return 1
+	}
+	before, after, err := store.Compact(cfg.Store.Path)
+	if errors.Is(err, store.ErrLocked) {
+		fmt.Fprintln(stderr, p.Text(messages.BotRunning{Path: cfg.Store.Path, Command: "compact"}))
+		return 1
+	}
+	if err != nil {
+		return reportError(stderr, p, err)
+	}
+	fmt.Fprintln(stdout, p.Text(messages.CompactDone{Path: cfg.Store.Path, Before: before, After: after}))
+	return 0
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
