@@ -172,6 +172,12 @@ func (b *Bot) Identity() Identity { return *b.identity.Load() }
 // Updates already processed are skipped. Apply returns only store errors,
 // after which nothing of the page was applied.
 func (b *Bot) Apply(ctx context.Context, updates []Update) error {
+	return b.apply(ctx, updates, true)
+}
+
+// apply is Apply; a webhook's updates (trackOffset false) leave the
+// getUpdates offset alone, since they may commit out of order.
+func (b *Bot) apply(ctx context.Context, updates []Update, trackOffset bool) error {
 	if len(updates) == 0 {
 		return nil
 	}
@@ -218,6 +224,9 @@ func (b *Bot) Apply(ctx context.Context, updates []Update) error {
 			}
 			if enqueued {
 				tx.OnCommit(b.wake)
+			}
+			if !trackOffset {
+				return nil
 			}
 			return tx.SetOffset(next)
 		})

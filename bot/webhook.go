@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"danvan/store"
 	"errors"
 	"fmt"
 	"net/url"
@@ -127,7 +128,7 @@ func (b *Bot) collect(ctx context.Context) {
 		for i, a := range batch {
 			updates[i] = a.update
 		}
-		err := b.Apply(ctx, updates)
+		err := b.apply(ctx, updates, false)
 		switch {
 		case err == nil:
 			b.inbox.applied.Add(uint64(len(batch)))
@@ -154,6 +155,12 @@ func (b *Bot) collect(ctx context.Context) {
 // webhook (retrying), registers the menu, then checks every minute that
 // the messenger still posts here.
 func (b *Bot) runWebhook(ctx context.Context, m Messenger, w Webhook) error {
+	// Webhook updates commit in any order: the offset polling kept means
+	// nothing now, and a later switch back to polling must start from
+	// Telegram's first unconfirmed update.
+	if err := b.store.Update(ctx, func(tx *store.Tx) error { return tx.ClearOffset() }); err != nil {
+		return err
+	}
 	done := make(chan struct{})
 	go func() { defer close(done); b.collect(ctx) }()
 	defer func() { <-done }()

@@ -317,6 +317,14 @@ func (tx *Tx) SetOffset(offset int64) error {
 	return tx.tx.Bucket(bucketMeta).Put(keyOffset, u64(uint64(offset)))
 }
 
+// ClearOffset forgets the getUpdates offset. Webhook mode calls it: its
+// updates may be acknowledged out of order, so no offset is known, and a
+// later long poll must start from Telegram's first unconfirmed update
+// (the update markers skip what was already applied).
+func (tx *Tx) ClearOffset() error {
+	return tx.tx.Bucket(bucketMeta).Delete(keyOffset)
+}
+
 func (tx *Tx) bucket(name []byte) *bolt.Bucket { return tx.tx.Bucket(name) }
 
 // u64 encodes n as an 8-byte big-endian key.
