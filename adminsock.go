@@ -102,19 +102,24 @@ func (a *app) listenAdmin() func(context.Context) error {
 		return idle
 	}
 	srv := admin.NewServer(admin.Options{Log: log})
-	started := a.clock.Now()
-	for op, h := range map[string]admin.Handler{
-		opStatus:      func(ctx context.Context, call *admin.Call) (any, error) { return a.status(ctx, call, started) },
-		opBackup:      a.streamBackup,
-		opBackupDone:  a.recordBackup,
-		opImportUnits: a.importUnits,
-	} {
+	for op, h := range a.adminOps(a.clock.Now()) {
 		srv.Handle(op, h)
 	}
 	log.Info("admin socket ready", "socket", path)
 	return func(ctx context.Context) error {
 		defer os.Remove(path)
 		return srv.Serve(ctx, l)
+	}
+}
+
+// adminOps is the registry of the socket's ops: a command added later is
+// a line here and its handler. started is when the bot started.
+func (a *app) adminOps(started time.Time) map[string]admin.Handler {
+	return map[string]admin.Handler{
+		opStatus:      func(ctx context.Context, call *admin.Call) (any, error) { return a.status(ctx, call, started) },
+		opBackup:      a.streamBackup,
+		opBackupDone:  a.recordBackup,
+		opImportUnits: a.importUnits,
 	}
 }
 

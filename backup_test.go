@@ -567,7 +567,12 @@ func TestAdminSocketLifecycle(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.run(ctx) }()
-	defer func() { cancel(); <-done }()
+	var once sync.Once
+	stop := func() (err error) {
+		once.Do(func() { cancel(); err = <-done })
+		return err
+	}
+	defer stop()
 	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer wcancel()
 	if err := emu.WaitPolling(wctx); err != nil {
@@ -594,11 +599,9 @@ func TestAdminSocketLifecycle(t *testing.T) {
 		t.Errorf("the socket stopped answering after a second instance was refused: %v", err)
 	}
 
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Errorf("run: %v", err)
 	}
-	done <- nil
 	if _, err := os.Lstat(socket); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("socket after shutdown: %v, want it removed", err)
 	}
