@@ -133,19 +133,12 @@ func (a *app) status(ctx context.Context, call *admin.Call, started time.Time) (
 		UptimeSeconds: now.Sub(started).Seconds(), Store: a.store.Path(), BackupSchedule: a.cfg.Backup.Schedule,
 	}
 	err := a.store.View(ctx, func(tx *store.Tx) error {
-		r.OutboxDepth = tx.OutboxLen()
-		if created, ok := tx.OldestPending(); ok {
-			r.OldestPending, r.OldestPendingSeconds = &created, now.Sub(created).Seconds()
+		f, err := readStoreFacts(tx)
+		r.OutboxDepth, r.OldestPending, r.LastBackup, r.BackupFailures = f.OutboxDepth, f.OldestPending, f.LastBackup, f.BackupFailures
+		if f.OldestPending != nil {
+			r.OldestPendingSeconds = now.Sub(*f.OldestPending).Seconds()
 		}
-		if last, err := tx.LastBackup(); err == nil {
-			r.LastBackup = &last
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		if f, ok := tx.BackupFailures(); ok {
-			r.BackupFailures = &f
-		}
-		return nil
+		return err
 	})
 	return r, err
 }

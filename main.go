@@ -35,6 +35,8 @@ Usage:
   danvan compact [-config FILE]       rewrite the data file without its free space
                                       (bot stopped)
   danvan healthcheck [-config FILE]   ask the running bot's /healthz (http.listen); exit 0 if healthy
+  danvan doctor [-config FILE]        check the configuration, the data, Telegram, backups,
+                                      the outbox and the clock; say how to fix what is wrong
   danvan version                      print the version
 
 Without -config, built-in defaults (those of config.example.toml) and the
@@ -64,6 +66,8 @@ func dispatch(args []string, stdout, stderr io.Writer, environ []string) int {
 		return compactCommand(args[1:], stdout, stderr, environ)
 	case "healthcheck":
 		return healthcheckCommand(args[1:], stdout, stderr, environ)
+	case "doctor":
+		return doctorCommand(args[1:], stdout, stderr, environ)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "danvan", versionString())
 		return 0

@@ -92,3 +92,48 @@ func formatSize(n int64, lang Lang) string {
 	}
 	return s
 }
+
+// DoctorLine is one line of `danvan doctor`'s checklist. Finding names
+// what was found ("store_running", "token_refused", …; the template is
+// "doctor_" + Finding) and says how to fix it when something is wrong;
+// the other fields are what the finding shows. None of them ever holds
+// the token or a person's data.
+type DoctorLine struct {
+	Finding string
+	// Path is a file (the configuration, the store, a backup); Socket the
+	// admin socket.
+	Path, Socket string
+	// Host is the Bot API's host, or the webhook's; Proxy the proxy the
+	// requests go through ("": direct); Other a second host to compare.
+	Host, Proxy, Other string
+	// Reason is a problem in the system's words.
+	Reason string
+	// Version, PID and Uptime describe the running bot.
+	Version string
+	PID     int
+	Uptime  time.Duration
+	// Bot is the bot's @username, Name its display name, ID its user id.
+	Bot, Name string
+	ID        int64
+	// Mode is [telegram] mode; Spec a cron schedule.
+	Mode, Spec string
+	// At is when something happened (a backup, an error); Age how long
+	// ago, or a clock's offset; Limit the allowed age or offset.
+	// Due is when a scheduled backup was due.
+	At, Due    time.Time
+	Age, Limit time.Duration
+	// Count is a number of things (messages, updates, failures); Size a
+	// file's size.
+	Count int
+	Size  int64
+	// Ahead says the local clock is ahead of Telegram's.
+	Ahead bool
+}
+
+func (l DoctorLine) Key() string { return "doctor_" + l.Finding }
+
+// DoctorSummary ends the checklist: how many lines failed and how many are
+// only advice.
+type DoctorSummary struct{ Failed, Warnings int }
+
+func (DoctorSummary) Key() string { return "doctor_summary" }

@@ -53,6 +53,11 @@ type Client struct {
 	http    *http.Client
 	timeout time.Duration
 	log     *slog.Logger
+	// endpoint is Options.Endpoint.
+	endpoint string
+	// proxy is the transport's choice of proxy (nil: a transport given in
+	// Options, which chooses for itself).
+	proxy func(*http.Request) (*url.URL, error)
 }
 
 var setLoggerOnce sync.Once
@@ -73,18 +78,21 @@ func New(o Options) (*Client, error) {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	rt := o.Transport
+	var proxy func(*http.Request) (*url.URL, error)
 	if rt == nil {
 		t, err := transport(o.Proxy, o.MaxConns)
 		if err != nil {
 			return nil, err
 		}
-		rt = t
+		rt, proxy = t, t.Proxy
 	}
 	c := &Client{
-		token:   o.Token,
-		http:    &http.Client{Transport: rt},
-		timeout: o.RequestTimeout,
-		log:     o.Log,
+		token:    o.Token,
+		http:     &http.Client{Transport: rt},
+		timeout:  o.RequestTimeout,
+		log:      o.Log,
+		endpoint: o.Endpoint,
+		proxy:    proxy,
 	}
 	c.api = tgbotapi.BotAPI{Token: o.Token, Buffer: 100}
 	c.api.SetAPIEndpoint(o.Endpoint)
@@ -121,31 +129,37 @@ func transport(proxy string, conns int) (*http.Transport, error) {
 }
 
 // call is one request: a copy of the library client whose HTTPClient
-// carries this request's context and records the HTTP status, which the
-// library never exposes.
+// carries this request's context and records what the library never
+// exposes: the HTTP status, and the answer's Date header with the local
+// time it arrived (for doctor's clock check).
 type call struct {
-	api    tgbotapi.BotAPI
-	status int
+	api      tgbotapi.BotAPI
+	status   int
+	date     string
+	received time.Time
+	// failed is why no answer came (the HTTP client's error).
+	failed error
 }
 
 func (c *Client) newCall(ctx context.Context) *call {
 	k := &call{api: c.api}
-	k.api.Client = doer{ctx: ctx, http: c.http, status: &k.status}
+	k.api.Client = doer{ctx: ctx, http: c.http, call: k}
 	return k
 }
 
 type doer struct {
-	ctx    context.Context
-	http   *http.Client
-	status *int
+	ctx  context.Context
+	http *http.Client
+	call *call
 }
 
 func (d doer) Do(req *http.Request) (*http.Response, error) {
 	resp, err := d.http.Do(req.WithContext(d.ctx))
 	if err != nil {
+		d.call.failed = err
 		return nil, err
 	}
-	*d.status = resp.StatusCode
+	d.call.status, d.call.date, d.call.received = resp.StatusCode, resp.Header.Get("Date"), time.Now()
 	return resp, nil
 }
 
@@ -233,6 +247,11 @@ func (c *Client) classify(k *call, resp *tgbotapi.APIResponse, err error) *deliv
 // GetMe checks the token and returns who the bot is. A refused token is
 // bot.ErrUnauthorized.
 func (c *Client) GetMe(ctx context.Context) (bot.Identity, error) {
+	me, _, err := c.getMe(ctx)
+	return me, err
+}
+
+func (c *Client) getMe(ctx context.Context) (bot.Identity, *call, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	k := c.newCall(ctx)
@@ -240,15 +259,15 @@ func (c *Client) GetMe(ctx context.Context) (bot.Identity, error) {
 	if err != nil {
 		e := c.classify(k, resp, err)
 		if e.Code == http.StatusUnauthorized {
-			return bot.Identity{}, fmt.Errorf("%w (401 Unauthorized): check telegram.token / DANVAN_TELEGRAM_TOKEN: %w", bot.ErrUnauthorized, e)
+			return bot.Identity{}, k, fmt.Errorf("%w (401 Unauthorized): check telegram.token / DANVAN_TELEGRAM_TOKEN: %w", bot.ErrUnauthorized, e)
 		}
-		return bot.Identity{}, e
+		return bot.Identity{}, k, e
 	}
 	var u tgbotapi.User
 	if err := json.Unmarshal(resp.Result, &u); err != nil {
-		return bot.Identity{}, fmt.Errorf("decode getMe: %w", err)
+		return bot.Identity{}, k, fmt.Errorf("decode getMe: %w", err)
 	}
-	return bot.Identity{ID: u.ID, Username: u.UserName, Name: strings.TrimSpace(u.FirstName + " " + u.LastName)}, nil
+	return bot.Identity{ID: u.ID, Username: u.UserName, Name: strings.TrimSpace(u.FirstName + " " + u.LastName)}, k, nil
 }
 
 // DeleteWebhook removes a webhook so that getUpdates works; pending

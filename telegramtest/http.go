@@ -138,8 +138,12 @@ func lookupMethod(name string) (canonical string, fn handlerFunc) {
 	return name, nil
 }
 
-// ServeHTTP answers Bot API requests at /bot<token>/<method>.
+// ServeHTTP answers Bot API requests at /bot<token>/<method>. Every
+// answer carries a Date header from Options.Now, as Telegram's answers do
+// (the in-memory transport adds none by itself, and net/http keeps the
+// one set here), so a test can put the server's clock off the bot's.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
 	rest, ok := strings.CutPrefix(r.URL.Path, "/bot")
 	token, method, found := strings.Cut(rest, "/")
 	if !ok || !found {
