@@ -420,7 +420,7 @@ func (d *doctor) checkOutbox() {
 
 // checkClock compares the local clock with the Date of Telegram's answer
 // to getMe. The header has whole seconds and the answer travels, so
-// offsets under a few seconds are noise.
+// offsets of a second or two are noise.
 func (d *doctor) checkClock() {
 	if d.probe == nil {
 		d.line(markSkip, messages.DoctorLine{Finding: "clock_skipped"})
@@ -430,8 +430,10 @@ func (d *doctor) checkClock() {
 		d.line(markWarn, messages.DoctorLine{Finding: "clock_unknown"})
 		return
 	}
-	offset := d.probe.Received.Sub(d.probe.Date)
-	l := messages.DoctorLine{Age: offset.Abs().Truncate(time.Second), Ahead: offset > 0, Limit: clockWarnAfter}
+	// Date is the server's time rounded down to the second: its middle is
+	// the best guess.
+	offset := d.probe.Received.Sub(d.probe.Date.Add(500 * time.Millisecond))
+	l := messages.DoctorLine{Age: offset.Abs().Round(time.Second), Ahead: offset > 0, Limit: clockWarnAfter}
 	switch {
 	case offset.Abs() > clockFailAfter:
 		l.Finding = "clock_skewed"
