@@ -162,6 +162,8 @@ func Listen(path string) (*net.UnixListener, error) {
 	}
 	// The file stays until removed by whoever knows it is theirs.
 	l.SetUnlinkOnClose(false)
+	// Until the chmod another user could connect; the peer check on every
+	// connection refuses them all the same.
 	if err := os.Chmod(path, 0o600); err != nil {
 		l.Close()
 		os.Remove(path)
