@@ -106,7 +106,7 @@ func (j *backupJob) run(ctx context.Context, _ time.Time) error {
 		return errors.Join(fmt.Errorf("scheduled backup: %w", err), uerr)
 	}
 	j.log.Info("scheduled backup written", "path", rec.Path, "size", rec.Size, "took", j.clock.Now().Sub(now))
-	pruneErr := j.prune()
+	pruneErr := j.prune(filepath.Base(rec.Path))
 	uerr := j.store.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
 		ended, err := tx.RecordBackup(rec)
 		if err != nil || ended.Count == 0 {
@@ -127,7 +127,7 @@ func (j *backupJob) write(ctx context.Context, now time.Time) (store.BackupRecor
 	if err != nil {
 		return store.BackupRecord{}, err
 	}
-	size, err := writeFileAtomic(path, true, func(w io.Writer) (int64, error) { return j.store.WriteBackup(ctx, w) })
+	size, _, err := writeFileAtomic(path, true, func(w io.Writer) (int64, error) { return j.store.WriteBackup(ctx, w) })
 	if err != nil {
 		return store.BackupRecord{}, err
 	}
@@ -135,8 +135,10 @@ func (j *backupJob) write(ctx context.Context, now time.Time) (store.BackupRecor
 }
 
 // prune removes the oldest scheduled backups beyond keep, and the
-// temporary files of interrupted ones; other files are left alone.
-func (j *backupJob) prune() error {
+// temporary files of interrupted ones; other files are left alone. The
+// copy just written (newest) stays whatever its name: names come from the
+// clock, which may have stepped back.
+func (j *backupJob) prune(newest string) error {
 	entries, err := os.ReadDir(j.dir)
 	if err != nil {
 		return fmt.Errorf("prune backups: %w", err)
@@ -145,6 +147,7 @@ func (j *backupJob) prune() error {
 	var errs []error
 	for _, e := range entries {
 		switch name := e.Name(); {
+		case name == newest:
 		case backupName.MatchString(name) && e.Type().IsRegular():
 			backups = append(backups, name)
 		case tempName.MatchString(name):
@@ -152,7 +155,7 @@ func (j *backupJob) prune() error {
 		}
 	}
 	slices.Sort(backups)
-	for _, name := range backups[:max(len(backups)-j.keep, 0)] {
+	for _, name := range backups[:max(len(backups)-(j.keep-1), 0)] {
 		if err := os.Remove(filepath.Join(j.dir, name)); err != nil {
 			errs = append(errs, fmt.Errorf("prune backups: %w", err))
 		}
@@ -169,21 +172,21 @@ var errExists = errors.New("the file exists")
 // writeFileAtomic writes path (mode 0600) with write: into a temporary
 // file in the same directory, synced, checked to be a complete danvan
 // store, then renamed over path — so path is never a partial copy. Unless
-// replace is set, an existing path is refused with errExists.
-func writeFileAtomic(path string, replace bool, write func(io.Writer) (int64, error)) (int64, error) {
-	exists := func() bool { _, err := os.Lstat(path); return err == nil }
-	if !replace && exists() {
-		return 0, errExists
+// replace is set, an existing path is refused with errExists, also one
+// created while the copy was written. schema is the copy's.
+func writeFileAtomic(path string, replace bool, write func(io.Writer) (int64, error)) (n int64, schema int, err error) {
+	if _, err := os.Lstat(path); err == nil && !replace {
+		return 0, 0, errExists
 	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // a no-op once renamed
 	buf := bufio.NewWriterSize(f, 1<<20)
-	n, err := write(buf)
+	n, err = write(buf)
 	if err == nil {
 		err = buf.Flush()
 	}
@@ -194,21 +197,24 @@ func writeFileAtomic(path string, replace bool, write func(io.Writer) (int64, er
 		err = cerr
 	}
 	if err != nil {
-		return 0, fmt.Errorf("write %s: %w", path, err)
+		return 0, 0, fmt.Errorf("write %s: %w", path, err)
 	}
-	if _, err := store.Check(tmp); err != nil {
-		return 0, fmt.Errorf("the copy does not check out: %w", err)
+	if schema, err = store.Check(tmp); err != nil {
+		return 0, 0, fmt.Errorf("the copy does not check out: %w", err)
 	}
-	if !replace && exists() {
-		return 0, errExists
+	if replace {
+		err = os.Rename(tmp, path)
+	} else if err = os.Link(tmp, path); errors.Is(err, os.ErrExist) {
+		// A second name never replaces a file, unlike a rename.
+		return 0, 0, errExists
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return 0, err
+	if err != nil {
+		return 0, 0, err
 	}
 	d, err := os.Open(dir)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer d.Close()
-	return n, d.Sync()
+	return n, schema, d.Sync()
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	byteorder "encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -364,6 +366,32 @@ func TestBackupWithTheBotStopped(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("the refused backup left files: %v", entries)
 	}
+
+	// The copy may not be the database itself, even with -force.
+	storeBefore, _ := os.ReadFile(storePath)
+	code, _, stderr = cli(t, storePath, "backup", "-force", storePath)
+	if code != 1 || !strings.Contains(stderr, "is the database itself ([store] path)") {
+		t.Errorf("backup onto the store: exit %d, stderr %q; want a refusal", code, stderr)
+	}
+	if after, _ := os.ReadFile(storePath); !bytes.Equal(after, storeBefore) {
+		t.Error("the refused backup onto the store changed it")
+	}
+
+	// An older danvan's database is copied as it is, not brought up to
+	// date (the copy before an upgrade must open in the old version), and
+	// the copy is not recorded, which would need the new schema.
+	setSchema(t, storePath, 2)
+	older := filepath.Join(dir, "older.db")
+	code, _, stderr = cli(t, storePath, "backup", older)
+	if code != 0 || !strings.Contains(stderr, "the database has schema 2") || !strings.Contains(stderr, "not recorded") {
+		t.Errorf("backup of an older schema: exit %d, stderr %q; want a copy and a warning", code, stderr)
+	}
+	for _, p := range []string{storePath, older} {
+		if got := schemaOf(t, p); got != 2 {
+			t.Errorf("%s has schema %d after the backup, want 2 (untouched)", p, got)
+		}
+	}
+	setSchema(t, storePath, store.SchemaVersion)
 
 	// No store at all: nothing is created.
 	missing := filepath.Join(t.TempDir(), "none", "danvan.db")
@@ -868,4 +896,49 @@ func TestRunServesTheAdminSocket(t *testing.T) {
 			t.Errorf("the copy holds %d units, want 85", n)
 		}
 	})
+}
+
+// setSchema writes a schema version into the store at path, as an older
+// danvan would have left it.
+func setSchema(t *testing.T, path string, version uint64) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(btx *bolt.Tx) error {
+		return btx.Bucket([]byte("meta")).Put([]byte("schema"), byteorder.BigEndian.AppendUint64(nil, version))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func schemaOf(t *testing.T, path string) int {
+	t.Helper()
+	schema, err := store.Check(path)
+	if err != nil {
+		t.Fatalf("check %s: %v", path, err)
+	}
+	return schema
+}
+
+// The scheduled backup just written stays even when its name sorts first
+// (the clock stepped back): keep counts it among the copies kept.
+func TestBackupPruneKeepsTheNewestCopy(t *testing.T) {
+	dir := t.TempDir()
+	names := []string{"danvan-20270101-020000.db", "danvan-20270102-020000.db", "danvan-20270103-020000.db", "danvan-20261126-020000.db", "notes.txt"}
+	for _, n := range names {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j := &backupJob{dir: dir, keep: 2}
+	if err := j.prune("danvan-20261126-020000.db"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := dirNames(t, dir), []string{"danvan-20261126-020000.db", "danvan-20270103-020000.db", "notes.txt"}; !slices.Equal(got, want) {
+		t.Errorf("left %v, want %v", got, want)
+	}
 }

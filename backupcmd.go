@@ -90,38 +90,57 @@ func backupCommand(args []string, stdout, stderr io.Writer, environ []string) in
 // bot when it runs, directly otherwise. unrecorded is why a complete copy
 // could not be recorded.
 func backup(ctx context.Context, cfg *config.Config, out string, force bool) (size int64, unrecorded, err error) {
+	if sameFile(out, cfg.Store.Path) {
+		return 0, nil, fmt.Errorf("%s is the database itself ([store] path): choose another file for the copy", out)
+	}
 	client := adminClient(cfg)
-	var direct *store.Store
-	defer func() {
-		if direct != nil {
-			direct.Close()
-		}
-	}()
-	size, err = writeFileAtomic(out, force, func(w io.Writer) (int64, error) {
-		n, err := client.Stream(ctx, opBackup, nil, w, nil)
-		if !admin.Unreachable(err) {
-			return n, err
+	direct := false
+	size, schema, err := writeFileAtomic(out, force, func(w io.Writer) (int64, error) {
+		n, dialErr := client.Stream(ctx, opBackup, nil, w, nil)
+		if !admin.Unreachable(dialErr) {
+			return n, dialErr
 		}
 		if _, serr := os.Stat(cfg.Store.Path); serr != nil {
 			return 0, fmt.Errorf("no database to back up at %s (check [store] path): %w", cfg.Store.Path, serr)
 		}
-		if direct, err = openStore(cfg, err); err != nil {
-			return 0, err
+		direct = true
+		n, err := store.CopyDatabase(ctx, cfg.Store.Path, w)
+		if errors.Is(err, store.ErrLocked) {
+			return n, &busyError{Path: cfg.Store.Path, Socket: cfg.AdminSocket(), Dial: dialErr}
 		}
-		return direct.WriteBackup(ctx, w)
+		return n, err
 	})
 	if err != nil {
 		return 0, nil, err
 	}
-	if direct != nil {
-		unrecorded = direct.Update(ctx, func(tx *store.Tx) error {
-			_, err := tx.RecordBackup(store.BackupRecord{At: time.Now(), Size: size, Path: out})
-			return err
-		})
-	} else {
-		unrecorded = client.Call(ctx, opBackupDone, backupDoneArgs{Path: out, Size: size}, nil)
+	if !direct {
+		return size, client.Call(ctx, opBackupDone, backupDoneArgs{Path: out, Size: size}, nil), nil
 	}
-	return size, unrecorded, nil
+	if schema != store.SchemaVersion {
+		// Recording would bring the database up to date: the copy of an
+		// older danvan's data must leave it as it was.
+		return size, fmt.Errorf("the database has schema %d, which the bot brings up to date when it starts; this copy is not recorded", schema), nil
+	}
+	st, err := openStore(cfg, nil)
+	if err != nil {
+		return size, err, nil
+	}
+	defer st.Close()
+	return size, st.Update(ctx, func(tx *store.Tx) error {
+		_, err := tx.RecordBackup(store.BackupRecord{At: time.Now(), Size: size, Path: out})
+		return err
+	}), nil
+}
+
+// sameFile reports whether a and b name the same file (false when either
+// does not exist, or cannot be told).
+func sameFile(a, b string) bool {
+	ia, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	ib, err := os.Stat(b)
+	return err == nil && os.SameFile(ia, ib)
 }
 
 // restoreCommand runs "danvan restore [-config FILE] BACKUP" with the bot

@@ -123,6 +123,32 @@ func (s *Store) WriteBackup(ctx context.Context, w io.Writer) (int64, error) {
 	return n, nil
 }
 
+// CopyDatabase writes a copy of the database at path to w, as WriteBackup
+// does, for when no bot holds it: opened read-only, so that a copy taken
+// by a newer danvan before an upgrade neither migrates the database nor
+// holds anything but its schema. It fails with ErrLocked while a process
+// holds the database for writing.
+func CopyDatabase(ctx context.Context, path string, w io.Writer) (int64, error) {
+	db, err := openBolt(path, bolt.Options{ReadOnly: true}, time.Second)
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return 0, fmt.Errorf("copy %s: %w", path, ErrLocked)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("copy %s: %w", path, err)
+	}
+	defer db.Close()
+	var n int64
+	err = db.View(func(btx *bolt.Tx) error {
+		var err error
+		n, err = btx.WriteTo(ctxWriter{ctx, w})
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("write backup of %s: %w", path, err)
+	}
+	return n, nil
+}
+
 // ctxWriter fails its writes once ctx is done.
 type ctxWriter struct {
 	ctx context.Context
@@ -306,24 +332,43 @@ func Compact(path string) (before, after int64, err error) {
 	return info.Size(), done.Size(), syncDir(dir)
 }
 
-// lockFile takes the lock bbolt takes on the database file, if it exists,
-// without reading it (a damaged database can still be replaced).
+// lockFile takes the lock bbolt takes on the database file, without
+// reading it (a damaged database can still be replaced). When there is no
+// file it locks an empty placeholder in its place, so that a bot starting
+// meanwhile waits all the same; the restored database is renamed over it,
+// and unlock removes it if it is still there.
 func lockFile(path string) (unlock func(), exists bool, err error) {
 	f, err := os.Open(path)
+	placeholder := false
 	if errors.Is(err, os.ErrNotExist) {
-		return func() {}, false, nil
+		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, os.ErrExist) {
+			return lockFile(path) // created meanwhile
+		}
+		placeholder = true
 	}
 	if err != nil {
 		return nil, false, err
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		// A bot that opened the placeholder first holds it now: leave it.
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, true, fmt.Errorf("%s: %w", path, ErrLocked)
 		}
 		return nil, true, fmt.Errorf("lock %s: %w", path, err)
 	}
-	return func() { f.Close() }, true, nil
+	return func() {
+		if placeholder {
+			// Removed before the lock goes, so nobody opens it after.
+			held, herr := f.Stat()
+			named, nerr := os.Stat(path)
+			if herr == nil && nerr == nil && os.SameFile(held, named) {
+				os.Remove(path)
+			}
+		}
+		f.Close()
+	}, !placeholder, nil
 }
 
 // copyInto copies the file src to a new file in dir named after pattern

@@ -173,8 +173,8 @@ func PrunedBuckets() []string {
 //
 // Prune returns what it removed, also when it fails or ctx ends part-way:
 // every batch it committed stays committed, and running it again carries
-// on. A bucket it cannot prune (a record that does not decode) is reported
-// in the error, and the others are pruned all the same.
+// on. A record that does not decode is kept and reported in the error;
+// the rest of its bucket, and the other buckets, are pruned all the same.
 func (s *Store) Prune(ctx context.Context, o PruneOptions) (PruneStats, error) {
 	if o.Now.IsZero() {
 		return PruneStats{}, fmt.Errorf("prune: no time given")
@@ -210,6 +210,10 @@ func (s *Store) Prune(ctx context.Context, o PruneOptions) (PruneStats, error) {
 // writes nothing.
 func (s *Store) prune(ctx context.Context, p *pruning, pr pruner, batch int, stats *PruneStats) error {
 	var from []byte // the first key not judged yet; nil: the bucket's first
+	// unreadable counts the records that do not decode (firstErr says
+	// why for the first): they are kept.
+	var unreadable int
+	var firstErr error
 	for done := false; !done; {
 		var picked [][]byte
 		err := s.View(ctx, func(tx *Tx) error {
@@ -227,7 +231,13 @@ func (s *Store) prune(ctx context.Context, p *pruning, pr pruner, batch int, sta
 				scanned++
 				what, err := pr.judge(p, tx, k, v)
 				if err != nil {
-					return fmt.Errorf("key %x: %w", k, err)
+					// Kept, and reported once the bucket is done: one
+					// bad record must not stop the bucket's pruning.
+					if unreadable == 0 {
+						firstErr = fmt.Errorf("key %x: %w", k, err)
+					}
+					unreadable++
+					continue
 				}
 				if what == stopHere {
 					break
@@ -281,6 +291,9 @@ func (s *Store) prune(ctx context.Context, p *pruning, pr pruner, batch int, sta
 		for name, n := range removed {
 			stats.Removed[name] += n
 		}
+	}
+	if unreadable > 0 {
+		return fmt.Errorf("%d record(s) do not decode and are kept (the first: %w)", unreadable, firstErr)
 	}
 	return nil
 }

@@ -1,12 +1,16 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 const day = 24 * time.Hour
@@ -701,4 +705,46 @@ func BenchmarkPrune(b *testing.B) {
 	}
 	b.ReportMetric(float64(took.Milliseconds())/float64(b.N), "ms/prune")
 	b.ReportMetric(float64(took.Microseconds())/1000/float64(txs), "ms/batch")
+}
+
+// A record that does not decode is kept and reported; the rest of its
+// bucket, before and after it, is pruned all the same.
+func TestPruneGoesPastARecordThatDoesNotDecode(t *testing.T) {
+	s := open(t)
+	now := time.Date(2026, 3, 1, 3, 30, 0, 0, time.UTC)
+	err := s.Update(ctx, func(tx *Tx) error {
+		for i := range 10 {
+			if err := tx.RecordUpdate(int64(1000+i), UpdateRecord{At: now.Add(-40 * day), Outcome: OutcomeApplied}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var badKey []byte
+	s.db.Update(func(btx *bolt.Tx) error {
+		b := btx.Bucket(bucketUpdates)
+		c := b.Cursor()
+		k, _ := c.First()
+		for range 4 {
+			k, _ = c.Next()
+		}
+		badKey = bytes.Clone(k)
+		return b.Put(badKey, []byte("{not json"))
+	})
+	stats, err := s.Prune(ctx, PruneOptions{Now: now, Keep: 30 * day})
+	if err == nil || !strings.Contains(err.Error(), "1 record(s) do not decode") {
+		t.Errorf("Prune error %v, want it to report the record that does not decode", err)
+	}
+	if stats.Removed["updates"] != 9 {
+		t.Errorf("removed %d updates, want the 9 that decode", stats.Removed["updates"])
+	}
+	s.db.View(func(btx *bolt.Tx) error {
+		if v := btx.Bucket(bucketUpdates).Get(badKey); string(v) != "{not json" {
+			t.Errorf("the record that does not decode is %q, want it kept", v)
+		}
+		return nil
+	})
 }

@@ -199,7 +199,7 @@ func Open(path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("create store directory: %w", err)
 		}
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
+	db, err := openBolt(path, bolt.Options{}, opts.LockTimeout)
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
 	}
@@ -215,7 +215,7 @@ func Open(path string, opts Options) (*Store, error) {
 }
 
 func openReadOnly(path string, opts Options) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, ReadOnly: true})
+	db, err := openBolt(path, bolt.Options{ReadOnly: true}, opts.LockTimeout)
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
 	}
@@ -238,6 +238,38 @@ func openReadOnly(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return &Store{db: db}, nil
+}
+
+// openBolt opens path with bbolt, waiting up to timeout for the lock, and
+// makes sure that once the lock is held path still names the file locked.
+// Restore and compact rename a new database over path and then let go of
+// the old one's lock: a bot that was waiting for that lock must not run on
+// the old file, whose later writes nobody would ever read.
+func openBolt(path string, o bolt.Options, timeout time.Duration) (*bolt.DB, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		// bbolt waits for ever when Timeout is zero.
+		o.Timeout = max(time.Until(deadline), 10*time.Millisecond)
+		var file *os.File
+		o.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			f, err := os.OpenFile(name, flag, perm)
+			file = f
+			return f, err
+		}
+		db, err := bolt.Open(path, 0o600, &o)
+		if err != nil {
+			return nil, err
+		}
+		held, herr := file.Stat()
+		named, nerr := os.Stat(path)
+		if herr == nil && nerr == nil && os.SameFile(held, named) {
+			return db, nil
+		}
+		db.Close()
+		if time.Now().After(deadline) {
+			return nil, bolterrors.ErrTimeout
+		}
+	}
 }
 
 func initialize(btx *bolt.Tx) error {
