@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -123,6 +124,26 @@ func (s *Store) WriteBackup(ctx context.Context, w io.Writer) (int64, error) {
 	return n, nil
 }
 
+// walkAll reads the first and last byte of every key and value in b and
+// its nested buckets, which reaches every branch, leaf and overflow page
+// they use.
+func walkAll(b *bolt.Bucket) (sum byte) {
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v == nil {
+			if child := b.Bucket(k); child != nil {
+				sum += walkAll(child)
+			}
+			continue
+		}
+		sum += k[0] + k[len(k)-1]
+		if len(v) > 0 {
+			sum += v[0] + v[len(v)-1]
+		}
+	}
+	return sum
+}
+
 // CopyDatabase writes a copy of the database at path to w, as WriteBackup
 // does, for when no bot holds it: opened read-only, so that a copy taken
 // by a newer danvan before an upgrade neither migrates the database nor
@@ -181,7 +202,17 @@ func Check(path string) (schema int, err error) {
 	if info.Size() == 0 {
 		return 0, notStore("the file is empty")
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	// A page beyond the end of a damaged file would fault in the memory
+	// map: turn that into an error instead of a crash. SetPanicOnFault
+	// holds for this goroutine only, so every page is first touched here:
+	// the freelist while opening, the rest by walkAll.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			schema, err = 0, notStore(fmt.Sprint("damaged: ", r))
+		}
+	}()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, PreLoadFreelist: true, Timeout: time.Second})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return 0, fmt.Errorf("check %s: %w", path, ErrLocked)
 	}
@@ -189,14 +220,6 @@ func Check(path string) (schema int, err error) {
 		return 0, notStore(err.Error())
 	}
 	defer db.Close()
-	// A page beyond the end of a damaged file would fault in the memory
-	// map: turn that into an error instead of a crash.
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			schema, err = 0, notStore(fmt.Sprint("damaged: ", r))
-		}
-	}()
 	err = db.View(func(btx *bolt.Tx) error {
 		if btx.Size() > info.Size() {
 			return notStore(fmt.Sprintf("truncated: %d bytes, the database needs %d", info.Size(), btx.Size()))
@@ -215,6 +238,11 @@ func Check(path string) (schema int, err error) {
 			return notStore("schema version 0")
 		case version > SchemaVersion:
 			return &CheckError{Path: path, Err: ErrNewerSchema, Reason: fmt.Sprintf("schema %d, this danvan reads up to %d", version, SchemaVersion)}
+		}
+		// bbolt's check runs in a goroutine of its own, where a fault
+		// would crash the process: reach every page here first.
+		if err := btx.ForEach(func(name []byte, b *bolt.Bucket) error { runtime.KeepAlive(walkAll(b)); return nil }); err != nil {
+			return notStore(fmt.Sprint("damaged: ", err))
 		}
 		for cerr := range btx.Check() {
 			if cerr != nil {

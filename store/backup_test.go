@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -277,6 +278,47 @@ func checkFiles(t *testing.T, dir string) []testFile {
 		db.Close()
 		return path
 	}
+	// farPage is a danvan-looking file whose branch page points to a page
+	// 64 GiB past its start, as bit rot could leave it: touching it
+	// faults, which crashed the process when bbolt's own check goroutine
+	// got there first.
+	farPage := func(name string) string {
+		path := bboltFile(name, func(tx *bolt.Tx) error {
+			meta, err := tx.CreateBucket(bucketMeta)
+			if err != nil {
+				return err
+			}
+			if err := meta.Put(keySchema, u64(SchemaVersion)); err != nil {
+				return err
+			}
+			x, err := tx.CreateBucket([]byte("x"))
+			if err != nil {
+				return err
+			}
+			for i := range 2000 {
+				if err := x.Put(u64(uint64(i)), bytes.Repeat([]byte{'v'}, 100)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		size := os.Getpagesize()
+		for off := 2 * size; off+size <= len(data); off += size {
+			// The page header: id u64, flags u16 (branch 0x01), count
+			// u16, overflow u32; then elements of pos u32, ksize u32,
+			// pgid u64.
+			if binary.LittleEndian.Uint16(data[off+8:]) == 0x01 {
+				binary.LittleEndian.PutUint64(data[off+16+8:], 1<<24)
+				return write(name, data)
+			}
+		}
+		t.Fatal("no branch page to damage")
+		return ""
+	}
 	random := make([]byte, 64<<10)
 	rand.NewChaCha8([32]byte{1}).Read(random)
 	sub := filepath.Join(dir, "a-directory")
@@ -297,6 +339,7 @@ func checkFiles(t *testing.T, dir string) []testFile {
 		{name: "a future schema", path: withSchema("future.db", SchemaVersion+1), want: ErrNewerSchema, message: "reads up to"},
 		{name: "a truncated copy", path: write("truncated.db", data[:len(data)/2]), want: ErrNotStore, message: "truncated"},
 		{name: "a directory", path: sub, want: ErrNotStore, message: "not a regular file"},
+		{name: "a page past the end", path: farPage("far.db"), want: ErrNotStore, message: "damaged"},
 	}
 }
 
