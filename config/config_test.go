@@ -274,6 +274,12 @@ func TestLoadProblems(t *testing.T) {
 			},
 		},
 		{
+			name:  "a backup schedule that never comes",
+			file:  "[backup]\nschedule = \"0 2 30 2 *\"\n",
+			env:   withToken(),
+			wants: []want{{key: "backup.schedule", line: 2, msg: `"0 2 30 2 *" never comes: no such date`}},
+		},
+		{
 			name:  "admin socket path too long",
 			file:  "[admin]\nsocket = \"/" + strings.Repeat("d", 120) + "/danvan.sock\"\n",
 			env:   withToken(),

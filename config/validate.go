@@ -95,8 +95,10 @@ func validate(cfg *Config, needToken bool) []Problem {
 	}
 
 	if spec := cfg.Backup.Schedule; spec != "" {
-		if _, err := cronParser.Parse(spec); err != nil {
+		if sched, err := cronParser.Parse(spec); err != nil {
 			report("backup.schedule", "%q is not a cron expression (e.g. \"0 2 * * *\") or descriptor (\"@daily\"): %v", spec, err)
+		} else if sched.Next(time.Now()).IsZero() {
+			report("backup.schedule", "%q never comes: no such date (e.g. 30 February)", spec)
 		}
 	}
 	if cfg.Backup.Dir == "" {

@@ -61,11 +61,16 @@ func (s *Scheduler) Add(j Job) error {
 	if err != nil {
 		return fmt.Errorf("job %s: %w", j.Name, err)
 	}
+	if sched.Next(s.clock.Now()).IsZero() {
+		return fmt.Errorf("job %s: schedule %q never comes (no such date)", j.Name, j.Spec)
+	}
 	s.jobs = append(s.jobs, &job{Job: j, schedule: sched})
 	return nil
 }
 
-// Parse reads a cron expression or descriptor in loc.
+// Parse reads a cron expression or descriptor in loc. A schedule that
+// parses may still never come ("0 2 30 2 *", 30 February): its Next is
+// the zero time.
 func Parse(spec string, loc *time.Location) (cron.Schedule, error) {
 	if loc != nil {
 		spec = "CRON_TZ=" + loc.String() + " " + spec
@@ -78,21 +83,28 @@ func Parse(spec string, loc *time.Location) (cron.Schedule, error) {
 }
 
 // Run waits for due jobs and runs them until ctx is cancelled. A job that
-// never ran starts counting from now; a job whose next time passed while
-// the process was down runs once at start.
+// never ran starts counting from its first start, which is saved at once:
+// a time that passes while the process is down afterwards is not lost. A
+// job whose next time passed while the process was down runs once at
+// start. A watermark ahead of the clock (the clock was set back) counts
+// from now.
 func (s *Scheduler) Run(ctx context.Context) error {
 	now := s.clock.Now()
 	for _, j := range s.jobs {
-		err := s.store.View(ctx, func(tx *store.Tx) error {
+		err := s.store.Update(ctx, func(tx *store.Tx) error {
 			st, err := tx.JobState(j.Name)
+			if err != nil {
+				return err
+			}
 			j.last = st.LastRun
-			return err
+			if j.last.IsZero() || j.last.After(now) {
+				j.last = now
+				return tx.PutJobState(store.JobState{Name: j.Name, LastRun: now})
+			}
+			return nil
 		})
 		if err != nil {
 			return err
-		}
-		if j.last.IsZero() {
-			j.last = now
 		}
 	}
 	for ctx.Err() == nil {
@@ -100,9 +112,14 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		var next time.Time
 		for _, j := range s.jobs {
 			due := j.schedule.Next(j.last)
+			if due.IsZero() {
+				continue // never comes
+			}
 			if !due.After(now) {
 				s.run(ctx, j, now)
-				due = j.schedule.Next(j.last)
+				if due = j.schedule.Next(j.last); due.IsZero() {
+					continue
+				}
 			}
 			if next.IsZero() || due.Before(next) {
 				next = due
@@ -123,7 +140,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 func (s *Scheduler) run(ctx context.Context, j *job, now time.Time) {
 	// Catch up once: collapse every missed time into the latest one.
 	due := j.schedule.Next(j.last)
-	for n := j.schedule.Next(due); !n.After(now); n = j.schedule.Next(n) {
+	for n := j.schedule.Next(due); !n.IsZero() && !n.After(now); n = j.schedule.Next(n) {
 		due = n
 	}
 	if err := j.Run(ctx, due); err != nil {

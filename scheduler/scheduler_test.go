@@ -111,3 +111,63 @@ func TestBadSpecIsAnError(t *testing.T) {
 		t.Error("a bad schedule was accepted")
 	}
 }
+
+// A schedule that parses but never comes (30 February) is refused: its
+// next time is zero, which would make the loop run it without end.
+func TestScheduleThatNeverComesIsAnError(t *testing.T) {
+	s := New(nil, clock.Real{}, time.UTC, slog.New(slog.DiscardHandler))
+	if err := s.Add(Job{Name: "x", Spec: "0 2 30 2 *", Run: (&recorder{}).run}); err == nil {
+		t.Error("a schedule that never comes was accepted")
+	}
+}
+
+// The first start is remembered at once: a due time that passes while the
+// process is down before the job ever ran still runs at the next start.
+func TestFirstStartIsRemembered(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st, err := store.Open(filepath.Join(t.TempDir(), "s.db"), store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		r := &recorder{}
+		stop := start(t, st, time.UTC, "@every 10m", r)
+		synctest.Wait()
+		time.Sleep(time.Minute)
+		stop()
+		// Down across the first due time.
+		time.Sleep(20 * time.Minute)
+		stop = start(t, st, time.UTC, "@every 10m", r)
+		synctest.Wait()
+		stop()
+		if got := r.runs(); len(got) != 1 {
+			t.Errorf("%d runs after the first due time passed while down, want 1 (a catch-up): %v", len(got), got)
+		}
+	})
+}
+
+// A watermark ahead of the clock (the clock was set back after a run)
+// counts from now instead of silencing the job until that date.
+func TestWatermarkAheadOfTheClockCountsFromNow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st, err := store.Open(filepath.Join(t.TempDir(), "s.db"), store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		err = st.Update(context.Background(), func(tx *store.Tx) error {
+			return tx.PutJobState(store.JobState{Name: "job", LastRun: time.Now().Add(365 * 24 * time.Hour)})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &recorder{}
+		stop := start(t, st, time.UTC, "@every 1m", r)
+		time.Sleep(2*time.Minute + time.Second)
+		synctest.Wait()
+		stop()
+		if got := r.runs(); len(got) != 2 {
+			t.Errorf("%d runs in 2 minutes, want 2: %v", len(got), got)
+		}
+	})
+}
