@@ -74,6 +74,12 @@ func (b *Bot) announce(c *Context) error {
 		if err := json.Unmarshal([]byte(c.Carry), &d); err != nil {
 			return err
 		}
+	case c.Callback == nil && (c.Message.Kind == KindPhoto || c.Message.Kind == KindDocument):
+		// The command is the caption of a photo or document: that goes.
+		d.Kind, d.FileID, d.FileName = store.ActPhoto, c.Message.FileID, c.Message.FileName
+		if c.Message.Kind == KindDocument {
+			d.Kind = store.ActDocument
+		}
 	case r != nil && c.Callback == nil && (r.Kind == KindPhoto || r.Kind == KindDocument):
 		// A reply to a photo or document sends that, the text its caption.
 		d.Kind, d.FileID, d.FileName = store.ActPhoto, r.FileID, r.FileName
@@ -114,9 +120,16 @@ func (b *Bot) announce(c *Context) error {
 	if err != nil {
 		return err
 	}
-	return c.Confirm(callbackAnnounce, string(data), messages.ConfirmAnnouncement{
+	confirm := messages.ConfirmAnnouncement{
 		Unit: u.Name, People: people, Groups: groups, Takes: c.Estimate(people + groups), Preview: preview(d.Text),
-	})
+	}
+	switch d.Kind {
+	case store.ActPhoto:
+		confirm.Attachment = "photo"
+	case store.ActDocument:
+		confirm.Attachment, confirm.FileName = "document", d.FileName
+	}
+	return c.Confirm(callbackAnnounce, string(data), confirm)
 }
 
 // announcementBody is what recipients read: the unit's name, then the text.

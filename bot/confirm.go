@@ -16,9 +16,10 @@ func (c *Context) ClearKeyboard() error {
 
 // Confirm asks before something consequential: the reply to the command is
 // the question, with Xác nhận / Hủy (Confirm / Cancel) buttons whose press
-// goes to handler with data kept on the server. The keyboard works once.
+// goes to handler with data kept on the server. The keyboard works once,
+// for as long as a dialogue would wait, and /huy withdraws it.
 func (c *Context) Confirm(handler, data string, question messages.Message) error {
-	keyboard, err := c.Keyboard(handler, KeyboardOptions{Data: data},
+	keyboard, err := c.Keyboard(handler, KeyboardOptions{Data: data, Decision: true},
 		[]Key{{Text: c.P.Text(messages.Button{Name: "confirm"}), Payload: "yes"}, {Text: c.P.Text(messages.Button{Name: "cancel"}), Payload: "no"}})
 	if err != nil {
 		return err

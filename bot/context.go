@@ -184,6 +184,15 @@ func (c *Context) apologize() error {
 		if u, err := c.Tx.User(c.Sender.ID); err == nil {
 			c.SetLanguage(c.bot.language(u))
 		}
+		// The dialogue this update was a step of would fail the same
+		// way on every next message: it ends with the apology.
+		if _, active, err := c.bot.activeConversation(c); err != nil {
+			return err
+		} else if active {
+			if err := c.EndConversation(); err != nil {
+				return err
+			}
+		}
 	}
 	switch {
 	case c.Callback != nil:
@@ -216,8 +225,12 @@ type KeyboardOptions struct {
 	Anyone bool
 	// Conversation ties the keyboard to the sender's current dialogue.
 	Conversation uint64
-	// TTL is how long the keyboard stays valid (default 7 days).
+	// TTL is how long the keyboard stays valid (default 7 days; for a
+	// decision, [bot] conversation_timeout).
 	TTL time.Duration
+	// Decision marks a question to its person — confirm or cancel, which
+	// unit — that /huy withdraws, and that lasts as long as a dialogue.
+	Decision bool
 	// Data is kept with the token on the server and handed to the handler
 	// as Context.KeyboardData when a button is pressed.
 	Data string
@@ -234,12 +247,16 @@ func (c *Context) Keyboard(handler string, o KeyboardOptions, rows ...[]Key) ([]
 	if _, err := rand.Read(raw); err != nil {
 		return nil, fmt.Errorf("keyboard token: %w", err)
 	}
-	if o.TTL <= 0 {
+	switch {
+	case o.TTL > 0:
+	case o.Decision:
+		o.TTL = c.bot.convTTL
+	default:
 		o.TTL = 7 * 24 * time.Hour
 	}
 	t := store.Token{
 		Code: tokenEncoding.EncodeToString(raw), Handler: handler, ChatID: c.Chat.ID,
-		Conversation: o.Conversation, Data: o.Data, Created: c.Now, Expires: c.Now.Add(o.TTL),
+		Conversation: o.Conversation, Data: o.Data, Decision: o.Decision, Created: c.Now, Expires: c.Now.Add(o.TTL),
 	}
 	if !o.Anyone && c.Sender != nil {
 		t.UserID = c.Sender.ID

@@ -139,10 +139,16 @@ func (b *Bot) id(c *Context) error {
 
 // cancel abandons the sender's dialogue, whichever chat it runs in.
 func (b *Bot) cancel(c *Context) error {
+	// Questions waiting for this person's press here go too: a Xác nhận
+	// pressed after /huy must not act.
+	withdrawn, err := c.Tx.WithdrawDecisions(c.Sender.ID, c.Chat.ID, c.Now)
+	if err != nil {
+		return err
+	}
 	conv, err := c.Tx.Conversation(c.Sender.ID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return c.Reply(messages.NothingToCancel{})
+		return b.cancelledDecisions(c, withdrawn)
 	case err != nil:
 		return err
 	}
@@ -150,9 +156,17 @@ func (b *Bot) cancel(c *Context) error {
 		return err
 	}
 	if !c.Now.Before(conv.Expires) {
-		return c.Reply(messages.NothingToCancel{}) // it had already timed out
+		return b.cancelledDecisions(c, withdrawn) // it had already timed out
 	}
 	return c.Reply(messages.Cancelled{Title: c.P.Text(messages.ConversationTitle{Name: conv.Name})})
+}
+
+// cancelledDecisions answers /huy when no dialogue was going on.
+func (b *Bot) cancelledDecisions(c *Context, withdrawn int) error {
+	if withdrawn == 0 {
+		return c.Reply(messages.NothingToCancel{})
+	}
+	return c.Reply(messages.Cancelled{Title: c.P.Text(messages.ConversationTitle{Name: "decision"})})
 }
 
 // chooseLanguage sets the language from the argument, or starts the tiny

@@ -23,7 +23,7 @@ func (b *Bot) registerErasure() error {
 }
 
 func (b *Bot) askErase(c *Context) error {
-	keyboard, err := c.Keyboard(callbackErase, KeyboardOptions{}, []Key{
+	keyboard, err := c.Keyboard(callbackErase, KeyboardOptions{Decision: true}, []Key{
 		{Text: c.P.Text(messages.Button{Name: "erase"}), Payload: "yes"},
 		{Text: c.P.Text(messages.Button{Name: "cancel"}), Payload: "no"},
 	})

@@ -158,7 +158,7 @@ func (b *Bot) revokeInvite(c *Context) error {
 	if len(rows) == 0 {
 		return c.Reply(messages.ChooseInvite{})
 	}
-	keyboard, err := c.Keyboard(callbackRevokeInvite, KeyboardOptions{}, rows...)
+	keyboard, err := c.Keyboard(callbackRevokeInvite, KeyboardOptions{Decision: true}, rows...)
 	if err != nil {
 		return err
 	}

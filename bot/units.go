@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -164,11 +165,15 @@ func (b *Bot) unitArg(c *Context, query, then string) (store.Unit, bool, error) 
 	if err != nil || !ok {
 		return u, ok, err
 	}
-	command, _, _ := strings.Cut(then, "\n")
+	command := parseThen(then).Command
 	cmd := b.byName[command]
+	if cmd == nil {
+		// Fail closed: the permission to check is the command's.
+		return u, false, fmt.Errorf("unit argument for unregistered command %q", command)
+	}
 	target := u.ID
 	switch {
-	case cmd == nil || cmd.On == NoTarget:
+	case cmd.On == NoTarget:
 		return u, true, nil
 	case cmd.On == TargetParent && u.Parent == 0:
 		if !c.Can(Admin, 0) {
@@ -189,10 +194,9 @@ func (b *Bot) findUnitArg(c *Context, query, then string) (store.Unit, bool, err
 		if _, err := c.StartConversation(wizardPickUnit, "unit", map[string]string{"then": then}); err != nil {
 			return store.Unit{}, false, err
 		}
-		command, _, _ := strings.Cut(then, "\n")
 		// In a group only replies reach the bot: open one for the person.
 		return store.Unit{}, false, c.ReplyAction(store.Action{
-			Kind: store.ActSend, Text: c.P.HTML(messages.AskWhichUnit{Command: command}), ForceReply: c.InGroup(),
+			Kind: store.ActSend, Text: c.P.HTML(messages.AskWhichUnit{Command: parseThen(then).Command}), ForceReply: c.InGroup(),
 		})
 	}
 	found, err := findUnits(c.Tx, query)
@@ -208,23 +212,44 @@ func (b *Bot) findUnitArg(c *Context, query, then string) (store.Unit, bool, err
 	for _, u := range found {
 		rows = append(rows, []Key{{Text: b.unitLabel(c.Tx, u), Payload: strconv.FormatUint(u.ID, 10)}})
 	}
-	keyboard, err := c.Keyboard(callbackPickUnit, KeyboardOptions{Data: then}, rows...)
+	keyboard, err := c.Keyboard(callbackPickUnit, KeyboardOptions{Data: then, Decision: true}, rows...)
 	if err != nil {
 		return store.Unit{}, false, err
 	}
 	return store.Unit{}, false, c.Reply(messages.ChooseUnit{Query: query}, keyboard...)
 }
 
-// then names what to do with a unit once it is chosen: run the command
-// with "<code> <rest>". carry, if given, is handed to the command again
-// as Context.Carry (what the first message had besides its text, such as
-// the photo an announcement replied to).
+// pending is what to do with a unit once it is chosen: run Command with
+// "<code> <Rest>", handing Carry to it again as Context.Carry (what the
+// first message had besides its text, such as the photo an announcement
+// replied to). Rest may hold several lines.
+type pending struct {
+	Command string `json:"c"`
+	Rest    string `json:"r,omitempty"`
+	Carry   string `json:"k,omitempty"`
+}
+
+// then encodes a pending command for a dialogue's or a keyboard's data.
 func then(command, rest string, carry ...string) string {
-	s := command + "\n" + rest
-	if len(carry) > 0 && carry[0] != "" {
-		s += "\n" + carry[0]
+	p := pending{Command: command, Rest: rest}
+	if len(carry) > 0 {
+		p.Carry = carry[0]
 	}
-	return s
+	data, _ := json.Marshal(p) // strings only: cannot fail
+	return string(data)
+}
+
+// parseThen decodes then's data, and the lines "command\nrest\ncarry"
+// that dialogues and keyboards opened before it held.
+func parseThen(s string) pending {
+	var p pending
+	if json.Unmarshal([]byte(s), &p) == nil && p.Command != "" {
+		return p
+	}
+	p = pending{}
+	p.Command, p.Rest, _ = strings.Cut(s, "\n")
+	p.Rest, p.Carry, _ = strings.Cut(p.Rest, "\n")
+	return p
 }
 
 // unitPicked runs the command waiting for a unit, with the chosen one.
@@ -262,9 +287,10 @@ func (b *Bot) pickUnitTyped(c *Context, conv *store.Conversation) error {
 // runWithUnit runs a command again with the unit's code as its first
 // argument.
 func (b *Bot) runWithUnit(c *Context, then string, u store.Unit) error {
-	command, rest, _ := strings.Cut(then, "\n")
-	rest, c.Carry, _ = strings.Cut(rest, "\n")
-	cmd, ok := b.byName[command]
+	p := parseThen(then)
+	rest := p.Rest
+	c.Carry = p.Carry
+	cmd, ok := b.byName[p.Command]
 	if !ok {
 		return c.Answer(c.P.Text(messages.Notice{Name: "expired"}), false)
 	}

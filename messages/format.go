@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf16"
+	"unicode/utf8"
 )
 
 var weekdaysVi = [...]string{"Chủ Nhật", "Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy"}
@@ -178,4 +179,22 @@ func truncateHTMLItem(item string, max int) string {
 		plain = append(plain[:max], '…')
 	}
 	return html.EscapeString(string(plain))
+}
+
+// echoMax is how much of what a person typed a reply quotes back: a
+// forgotten "|" must not turn a 3,000-character announcement into a reply
+// over Telegram's 4,096.
+const echoMax = 100
+
+// echo shortens text a person typed, to quote it in a reply: at most
+// echoMax characters, cut at a space when one is near, with "…".
+func echo(s string) string {
+	if utf8.RuneCountInString(s) <= echoMax {
+		return s
+	}
+	r := []rune(s)[:echoMax]
+	if i := strings.LastIndexAny(string(r), " \n"); i > len(string(r))*3/4 {
+		return strings.TrimSpace(string(r)[:i]) + "…"
+	}
+	return string(r) + "…"
 }

@@ -193,6 +193,7 @@ func (c *Catalog) funcs(lang Lang) map[string]any {
 		"duration": func(d time.Duration) string { return formatDuration(d, lang) },
 		"num":      func(n int) string { return formatNumber(n, lang) },
 		"size":     func(n int64) string { return formatSize(n, lang) },
+		"echo":     echo,
 		"iterate":  func(n int) []int { return make([]int, max(n, 0)) },
 		"plural": func(n int, one, other string) string {
 			if n == 1 {

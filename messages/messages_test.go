@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -119,6 +120,7 @@ var samples = []struct {
 	{"conv_editunit", ConversationTitle{Name: "editunit"}, true},
 	{"conv_profile", ConversationTitle{Name: "profile"}, true},
 	{"conv_pickunit", ConversationTitle{Name: "pickunit"}, true},
+	{"conv_decision", ConversationTitle{Name: "decision"}, true},
 	{"unit_line", UnitLine{Depth: 1, Name: "Hội LHPN xã Thái Bình", Code: "02290-PHUNU", Kind: "Hội LHPN", Path: "Thái Bình › Tuyên Quang", Heads: 2, Members: 135}, false},
 	{"unit_line_groups", UnitLine{Name: "Ủy ban MTTQ tỉnh", Code: "08-MTTQ", Kind: "Mặt trận Tổ quốc", Heads: 1, Members: 1, Groups: 2}, false},
 	{"unit_list_header_mine", UnitListHeader{Mode: "mine", Count: 6}, false},
@@ -213,6 +215,8 @@ var samples = []struct {
 	{"announcement_too_long", AnnouncementTooLong{Length: 5000, Limit: 4096}, false},
 	{"nobody_to_tell", NobodyToTell{Unit: "Chi hội thôn 3"}, false},
 	{"confirm_announcement", ConfirmAnnouncement{Unit: "Ủy ban MTTQ xã Thái Bình", People: 2000, Groups: 3, Takes: 67 * time.Second, Preview: "Mời dự họp <b>giao ban</b>"}, false},
+	{"confirm_announcement_photo", ConfirmAnnouncement{Unit: "Ủy ban MTTQ xã Thái Bình", People: 1, Takes: time.Second, Attachment: "photo"}, false},
+	{"confirm_announcement_document", ConfirmAnnouncement{Unit: "Hội LHPN xã Thái Bình", People: 12, Groups: 1, Takes: 2 * time.Second, Preview: "Kế hoạch quý IV", Attachment: "document", FileName: "ke-hoach.pdf"}, false},
 	{"announcement", Announcement{Unit: "Ủy ban MTTQ xã Thái Bình", Text: "Mời dự họp giao ban lúc 8 giờ."}, false},
 	{"announcement_sending", AnnouncementSending{Unit: "Ủy ban MTTQ xã Thái Bình", People: 1, Groups: 0, Takes: 0}, false},
 	{"recall_started", RecallStarted{Sent: 1990, Cancelled: 10}, false},
@@ -562,5 +566,29 @@ func TestPaginate(t *testing.T) {
 	}
 	if got := Paginate("h", nil, "f", 0); len(got) != 1 || got[0] != "h\nf" {
 		t.Errorf("empty list: got %q, want one page \"h\\nf\"", got)
+	}
+}
+
+// What a person typed is quoted back short: a forgotten "|" before a long
+// announcement must not make a reply Telegram refuses.
+func TestEchoKeepsRepliesShort(t *testing.T) {
+	c := load(t)
+	long := strings.Repeat("Kính mời các đồng chí dự hội nghị giao ban quý IV ", 80) // ~4,000 characters
+	for _, lang := range Langs() {
+		for _, m := range []Message{UnitNotFound{Query: long}, ChooseUnit{Query: long}, BadLanguage{Arg: long}} {
+			got := c.For(lang).HTML(m)
+			if n := utf8.RuneCountInString(got); n > 400 {
+				t.Errorf("%s/%s quotes %d characters back", lang, m.Key(), n)
+			}
+			if !strings.Contains(got, "…") {
+				t.Errorf("%s/%s: no sign that the text was cut: %q", lang, m.Key(), got)
+			}
+		}
+	}
+	if got := echo("ngắn"); got != "ngắn" {
+		t.Errorf("echo of a short text: %q", got)
+	}
+	if got := echo(strings.Repeat("a", 150)); got != strings.Repeat("a", 100)+"…" {
+		t.Errorf("echo without a space: %q", got)
 	}
 }

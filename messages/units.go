@@ -396,6 +396,9 @@ type ConfirmAnnouncement struct {
 	People, Groups int
 	Takes          time.Duration
 	Preview        string
+	// Attachment is what goes with the text: "photo", "document" (named
+	// FileName) or "".
+	Attachment, FileName string
 }
 
 func (ConfirmAnnouncement) Key() string { return "confirm_announcement" }

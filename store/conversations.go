@@ -88,10 +88,13 @@ type Token struct {
 	Conversation uint64 `json:"conversation,omitempty"`
 	// Data is state the keyboard carries on the server side, so that
 	// forged callback_data cannot change it (e.g. which list is paged).
-	Data    string    `json:"data,omitempty"`
-	Created time.Time `json:"created"`
-	Expires time.Time `json:"expires"`
-	Used    time.Time `json:"used,omitzero"`
+	Data string `json:"data,omitempty"`
+	// Decision marks a question put to its person (confirm or cancel,
+	// which unit): /huy withdraws it like a dialogue.
+	Decision bool      `json:"decision,omitempty"`
+	Created  time.Time `json:"created"`
+	Expires  time.Time `json:"expires"`
+	Used     time.Time `json:"used,omitzero"`
 }
 
 // PutToken stores a new keyboard token.
@@ -109,6 +112,34 @@ func (tx *Tx) Token(code string) (Token, error) {
 		return t, fmt.Errorf("token: %w", err)
 	}
 	return t, nil
+}
+
+// WithdrawDecisions uses up, at time at, every decision keyboard made for
+// the user in the chat that is still open, and returns how many there
+// were. It reads every token: a person's /huy is rare, and the tokens
+// bucket is pruned.
+func (tx *Tx) WithdrawDecisions(userID, chatID int64, at time.Time) (int, error) {
+	var open []Token
+	err := tx.bucket(bucketTokens).ForEach(func(_, v []byte) error {
+		var t Token
+		if err := json.Unmarshal(v, &t); err != nil {
+			return nil // not a decision anyone can make
+		}
+		if t.Decision && t.UserID == userID && t.ChatID == chatID && t.Used.IsZero() && at.Before(t.Expires) {
+			open = append(open, t)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, t := range open {
+		t.Used = at
+		if err := tx.PutToken(t); err != nil {
+			return 0, err
+		}
+	}
+	return len(open), nil
 }
 
 // UseToken marks the token used at time at.

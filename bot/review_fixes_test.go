@@ -1,0 +1,157 @@
+package bot
+
+import (
+	"strings"
+	"testing"
+
+	"danvan/store"
+)
+
+// A several-line announcement whose unit is asked for afterwards keeps all
+// its lines: the command waiting for the unit holds them intact.
+func TestMultiLineAnnouncementThroughTheUnitQuestion(t *testing.T) {
+	h := newHarness(t)
+	buildAudience(t, h)
+	head := person(headU, "vi")
+	text := "Kính mời dự họp giao ban\nLúc 8 giờ, thứ Hai\nTại hội trường UBND xã"
+	h.apply(h.text(head, private(headU), "/thongbao | "+text))
+	if q := h.one(); !strings.Contains(q.Action.Text, "Vui lòng nhập tên hoặc mã đơn vị") {
+		t.Fatalf("reply %q, want the question which unit", q.Action.Text)
+	}
+	h.apply(h.text(head, private(headU), "02494-MTTQ"))
+	q := h.one()
+	if len(q.Action.Buttons) != 1 || !strings.Contains(q.Action.Text, "Lúc 8 giờ, thứ Hai") {
+		t.Fatalf("reply %q, want the confirmation quoting every line", q.Action.Text)
+	}
+	h.apply(h.press(head, private(headU), 9000, q.Action.Buttons[0][0].Data))
+	copies, _ := fanOutRows(h.simPending())
+	if len(copies) == 0 {
+		t.Fatal("nothing sent")
+	}
+	h.store.View(ctx, func(tx *store.Tx) error {
+		act, err := tx.RowAction(copies[0])
+		if err != nil || !strings.HasSuffix(act.Text, text) {
+			t.Errorf("copy %q, %v; want it to end with the three lines", act.Text, err)
+		}
+		return nil
+	})
+}
+
+// The same through the buttons offered for an ambiguous name, and a
+// dialogue or keyboard opened before the data was JSON still works.
+func TestPendingCommandData(t *testing.T) {
+	for _, tt := range []struct{ data, command, rest, carry string }{
+		{then("thongbao", "| a\nb", `{"kind":"send"}`), "thongbao", "| a\nb", `{"kind":"send"}`},
+		{then("suadonvi", ""), "suadonvi", "", ""},
+		{"thongbao\n| một dòng\n{\"kind\":\"photo\"}", "thongbao", "| một dòng", `{"kind":"photo"}`},
+		{"xoadonvi\n", "xoadonvi", "", ""},
+	} {
+		p := parseThen(tt.data)
+		if p.Command != tt.command || p.Rest != tt.rest || p.Carry != tt.carry {
+			t.Errorf("parseThen(%q) = %+v, want %q %q %q", tt.data, p, tt.command, tt.rest, tt.carry)
+		}
+	}
+}
+
+// /huy withdraws a confirmation waiting for its person: a Xác nhận pressed
+// afterwards does nothing.
+func TestCancelWithdrawsAConfirmation(t *testing.T) {
+	h := newHarness(t)
+	buildAudience(t, h)
+	head := person(headU, "vi")
+	h.apply(h.text(head, private(headU), "/thongbao 02494-MTTQ | Họp giao ban"))
+	q := h.one()
+	h.apply(h.text(head, private(headU), "/huy"))
+	if r := h.one(); !strings.Contains(r.Action.Text, "Đã hủy") || !strings.Contains(r.Action.Text, "Chờ xác nhận") {
+		t.Errorf("/huy: %q, want the confirmation cancelled", r.Action.Text)
+	}
+	h.apply(h.press(head, private(headU), 9000, q.Action.Buttons[0][0].Data))
+	rows := h.outbox()
+	if copies, _ := fanOutRows(rows); len(copies) != 0 {
+		t.Errorf("Xác nhận after /huy sent %d copies", len(copies))
+	}
+	if len(rows) != 1 || rows[0].Action.Kind != store.ActAnswer {
+		t.Errorf("Xác nhận after /huy: %+v, want only an answer to the press", rows)
+	}
+	// With nothing open, /huy says so.
+	h.apply(h.text(head, private(headU), "/huy"))
+	if r := h.one(); !strings.Contains(r.Action.Text, "không có thao tác nào") {
+		t.Errorf("second /huy: %q, want nothing to cancel", r.Action.Text)
+	}
+}
+
+// A confirmation lasts as long as a dialogue would wait, not a week.
+func TestConfirmationExpiresWithTheConversationTimeout(t *testing.T) {
+	h := newHarness(t)
+	buildAudience(t, h)
+	head := person(headU, "vi")
+	h.apply(h.text(head, private(headU), "/thongbao 02494-MTTQ | Họp giao ban"))
+	q := h.one()
+	h.clock.Advance(h.bot.convTTL + 1)
+	h.apply(h.press(head, private(headU), 9000, q.Action.Buttons[0][0].Data))
+	rows := h.outbox()
+	if copies, _ := fanOutRows(rows); len(copies) != 0 {
+		t.Errorf("a confirmation pressed after the timeout sent %d copies", len(copies))
+	}
+}
+
+// The command as the caption of a photo sends the photo.
+func TestAnnouncementAsAPhotoCaption(t *testing.T) {
+	h := newHarness(t)
+	buildAudience(t, h)
+	head := person(headU, "vi")
+	u := h.text(head, private(headU), "/thongbao 02494-MTTQ | Ảnh hội nghị")
+	u.Message.Kind, u.Message.FileID = KindPhoto, "AgACAgIAAxkBAAIBQ3"
+	h.apply(u)
+	q := h.one()
+	if !strings.Contains(q.Action.Text, "Kèm theo ảnh.") {
+		t.Errorf("confirmation %q, want it to say the photo goes along", q.Action.Text)
+	}
+	h.apply(h.press(head, private(headU), 9000, q.Action.Buttons[0][0].Data))
+	copies, _ := fanOutRows(h.simPending())
+	if len(copies) == 0 {
+		t.Fatal("nothing sent")
+	}
+	h.store.View(ctx, func(tx *store.Tx) error {
+		act, err := tx.RowAction(copies[0])
+		if err != nil || act.Kind != store.ActPhoto || act.FileID != "AgACAgIAAxkBAAIBQ3" || !strings.Contains(act.Text, "Ảnh hội nghị") {
+			t.Errorf("copy %+v, %v; want the photo with its caption", act, err)
+		}
+		return nil
+	})
+}
+
+// A dialogue step that fails ends the dialogue with the apology: the next
+// message is not fed to the same failing step again.
+func TestFailedDialogueStepEndsTheDialogue(t *testing.T) {
+	h := newHarness(t, func(b *Bot) error {
+		if err := b.HandleWizard(Wizard{Name: "boomwiz", Perm: Person, OnText: func(c *Context, _ *store.Conversation) error {
+			panic("step bug")
+		}}); err != nil {
+			return err
+		}
+		return b.HandleCommand(Command{Name: "boomstart", Perm: Person, Handle: func(c *Context) error {
+			if _, err := c.StartConversation("boomwiz", "step", nil); err != nil {
+				return err
+			}
+			return c.ReplyHTML("Nhập gì đó:")
+		}})
+	})
+	p := person(userID, "vi")
+	h.apply(h.text(p, private(userID), "/boomstart"))
+	h.one()
+	h.apply(h.text(p, private(userID), "một"))
+	if r := h.one(); !strings.Contains(r.Action.Text, "Xin lỗi") {
+		t.Fatalf("failed step: %q, want the apology", r.Action.Text)
+	}
+	h.store.View(ctx, func(tx *store.Tx) error {
+		if conv, err := tx.Conversation(userID); err == nil {
+			t.Errorf("the dialogue goes on after its step failed: %+v", conv)
+		}
+		return nil
+	})
+	h.apply(h.text(p, private(userID), "hai"))
+	if r := h.one(); strings.Contains(r.Action.Text, "Xin lỗi") {
+		t.Errorf("the next message failed again: %q", r.Action.Text)
+	}
+}
