@@ -45,7 +45,8 @@ type Config struct {
 
 // Telegram holds how danvan reaches the Bot API.
 type Telegram struct {
-	// Token is the bot's secret from @BotFather. It must never be logged.
+	// Token is the bot's secret from @BotFather, "<bot id>:<secret>";
+	// Load trims spaces and newlines around it. It must never be logged.
 	Token string `toml:"token"`
 	// Mode is how updates arrive: "polling" (getUpdates) or "webhook"
 	// (Telegram posts them to [webhook] public_url).
@@ -259,6 +260,9 @@ func load(path string, environ []string, needToken bool) (*Config, []Problem) {
 
 	env := applyEnv(&cfg, environ)
 	problems = append(problems, env.problems...)
+	// A token read from a secret file or a CRLF env file often ends in a
+	// newline, which would otherwise break every request URL.
+	cfg.Telegram.Token = strings.TrimSpace(cfg.Telegram.Token)
 
 	for _, p := range validate(&cfg, needToken) {
 		switch {

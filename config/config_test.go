@@ -151,7 +151,7 @@ func TestLoadProblems(t *testing.T) {
 		},
 		{
 			name:  "key defined twice",
-			file:  "[telegram]\ntoken = \"a\"\ntoken = \"b\"\n",
+			file:  "[telegram]\ntoken = \"1:a\"\ntoken = \"1:b\"\n",
 			wants: []want{{key: "telegram.token", line: 3, msg: "already defined"}},
 		},
 		{
@@ -453,6 +453,77 @@ func TestLoadWithoutFile(t *testing.T) {
 	}
 }
 
+// A token with a newline or spaces around it (a secret mounted from a
+// file, a CRLF env file) is trimmed: a newline in a request URL makes every
+// call fail with the token quoted in the error.
+func TestTokenTrimmed(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		env  []string
+	}{
+		{name: "environment, CRLF", env: []string{"DANVAN_TELEGRAM_TOKEN=" + token + "\r\n"}},
+		{name: "environment, spaces", env: []string{"DANVAN_TELEGRAM_TOKEN=  " + token + "\t"}},
+		{name: "file, escaped newline", file: "[telegram]\ntoken = \"" + token + "\\n\"\n"},
+		{name: "file, multi-line string", file: "[telegram]\ntoken = \"\"\"\n" + token + "\n\"\"\"\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := ""
+			if tt.file != "" {
+				path = writeConfig(t, tt.file)
+			}
+			cfg, problems := Load(path, tt.env)
+			if len(problems) > 0 {
+				t.Fatalf("got problems %q, want none", problems)
+			}
+			if cfg.Telegram.Token != token {
+				t.Errorf("got token %q, want %q", cfg.Telegram.Token, token)
+			}
+		})
+	}
+}
+
+// A value that is not shaped like a bot token is a problem, reported
+// without the value, from the file or the environment, online or offline.
+func TestTokenShape(t *testing.T) {
+	bad := []struct{ name, value string }{
+		{"the secret half alone", "AAE-secret-token"},
+		{"copied with the URL's bot", "bot123456:AAE-secret"},
+		{"a space inside", "123456:AAE secret"},
+		{"a control character", "123456:AAE-secret\x00"},
+		{"no secret", "123456:"},
+		{"no bot id", ":AAE-secret-token"},
+		{"a second colon", "123456:AAE-secret:extra"},
+		{"not ASCII", "123456:AAE-sécret-token"},
+		{"quotes kept from an env file", "\"123456:AAE-secret\""},
+	}
+	const msg = "is not a bot token (digits, a colon, then letters, digits, _ or -); copy it again from @BotFather"
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, load := range []func(string, []string) (*Config, []Problem){Load, LoadOffline} {
+				cfg, problems := load("", []string{"DANVAN_TELEGRAM_TOKEN=" + tt.value})
+				if cfg != nil || len(problems) != 1 {
+					t.Fatalf("got %+v, problems %q; want one problem", cfg, problems)
+				}
+				p := problems[0]
+				if p.Key != "telegram.token" || p.Env != "DANVAN_TELEGRAM_TOKEN" || p.Message != msg {
+					t.Errorf("got %+v, want %q from DANVAN_TELEGRAM_TOKEN", p, msg)
+				}
+				if s := p.String(); strings.Contains(s, tt.value) || strings.Contains(s, "AAE") {
+					t.Errorf("got %q, want it without the value", s)
+				}
+			}
+		})
+	}
+	path := writeConfig(t, "[telegram]\ntoken = \"123456 AAE-secret-token\"\n")
+	_, problems := Load(path, nil)
+	checkProblems(t, path, problems, []want{{key: "telegram.token", line: 2, msg: msg}})
+	if strings.Contains(problems[0].String(), "AAE") {
+		t.Errorf("got %q, want it without the value", problems[0])
+	}
+}
+
 func TestLoadMissingFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "absent.toml")
 	_, problems := Load(path, withToken())
@@ -468,7 +539,7 @@ func TestLoadMissingFile(t *testing.T) {
 func TestEnvironmentOverrides(t *testing.T) {
 	file := strings.Join([]string{
 		`[telegram]`,
-		`token = "from-file"`,
+		`token = "1:from-file"`,
 		`proxy = "http://proxy:3128"`,
 		`[telegram.limits]`,
 		`global_per_second = 10`,

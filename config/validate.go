@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,10 +23,15 @@ func validate(cfg *Config, needToken bool) []Problem {
 	}
 
 	tg := cfg.Telegram
-	if tg.Token == "" && needToken {
-		// Whatever is wrong with the token, its value stays out of the
-		// message: problems are printed and logged.
-		report("telegram.token", "is empty: set it in the file or %s", envName("telegram.token"))
+	// Whatever is wrong with the token, its value stays out of the
+	// message: problems are printed and logged.
+	switch {
+	case tg.Token == "":
+		if needToken {
+			report("telegram.token", "is empty: set it in the file or %s", envName("telegram.token"))
+		}
+	case !tokenShape.MatchString(tg.Token):
+		report("telegram.token", "is not a bot token (digits, a colon, then letters, digits, _ or -); copy it again from @BotFather")
 	}
 	if msg := checkEndpoint(tg.APIEndpoint); msg != "" {
 		report("telegram.api_endpoint", "%s", msg)
@@ -185,6 +191,10 @@ func checkPublicURL(s string) string {
 	}
 	return ""
 }
+
+// tokenShape is a bot token as @BotFather gives it: the bot's id, a colon,
+// then the secret.
+var tokenShape = regexp.MustCompile(`^[0-9]+:[A-Za-z0-9_-]+$`)
 
 // checkSecretToken returns what is wrong with the webhook secret, never
 // showing it, or "".

@@ -7,6 +7,7 @@ import (
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
+	"danvan/delivery"
 	"danvan/store"
 )
 
@@ -87,7 +88,9 @@ func chattable(chatID int64, a store.Action) (tgbotapi.Chattable, error) {
 		}
 		return tgbotapi.NewCallback(a.CallbackID, a.Text), nil
 	}
-	return nil, fmt.Errorf("unknown action kind %q", a.Kind)
+	// Retrying cannot help a row this danvan does not know how to send
+	// (written by a newer version, or corrupt): it would block its chat.
+	return nil, &delivery.Error{Kind: delivery.Rejected, Description: fmt.Sprintf("unknown action kind %q: cannot be sent", a.Kind)}
 }
 
 func file(a store.Action) tgbotapi.RequestFileData {

@@ -2,9 +2,12 @@ package telegram
 
 import (
 	"context"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
+	"danvan/delivery"
 	"danvan/store"
 	"danvan/telegramtest"
 )
@@ -289,12 +292,24 @@ func TestDoAnswersPresses(t *testing.T) {
 	}
 }
 
+// TestDoUnknownKind: a row this danvan cannot translate (an unknown or
+// empty kind) is rejected for good, without a request; retried as
+// temporary, it would block its chat forever.
 func TestDoUnknownKind(t *testing.T) {
 	f := newFixture(t)
 	chat := f.emu.Private(alice)
-	_, err := f.client.Do(context.Background(), chat.ID, store.Action{Kind: "dance", Text: "x"})
-	if err == nil {
-		t.Fatal("got no error, want one for an unknown kind")
+	for _, kind := range []string{"dance", ""} {
+		_, err := f.client.Do(context.Background(), chat.ID, store.Action{Kind: kind, Text: "x"})
+		if err == nil {
+			t.Fatalf("kind %q: got no error, want one", kind)
+		}
+		e := checkError(t, err, wantErr{kind: delivery.Rejected, desc: "unknown action kind"})
+		if !strings.Contains(e.Description, fmt.Sprintf("%q", kind)) {
+			t.Errorf("got description %q, want it to name the kind %q", e.Description, kind)
+		}
+		if got := delivery.Classify(err).Kind; got != delivery.Rejected {
+			t.Errorf("kind %q: the sender classifies it %v, want rejected", kind, got)
+		}
 	}
 	if n := f.emu.Requests("sendMessage"); n != 0 {
 		t.Errorf("got %d requests, want none", n)

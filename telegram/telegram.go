@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -130,13 +131,14 @@ func transport(proxy string, conns int) (*http.Transport, error) {
 
 // call is one request: a copy of the library client whose HTTPClient
 // carries this request's context and records what the library never
-// exposes: the HTTP status, and the answer's Date header with the local
-// time it arrived (for doctor's clock check).
+// exposes: the HTTP status, the answer's Date header with the local time it
+// arrived (for doctor's clock check), and its Retry-After header.
 type call struct {
-	api      tgbotapi.BotAPI
-	status   int
-	date     string
-	received time.Time
+	api        tgbotapi.BotAPI
+	status     int
+	date       string
+	received   time.Time
+	retryAfter string
 	// failed is why no answer came (the HTTP client's error).
 	failed error
 }
@@ -160,7 +162,28 @@ func (d doer) Do(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	d.call.status, d.call.date, d.call.received = resp.StatusCode, resp.Header.Get("Date"), time.Now()
+	d.call.retryAfter = resp.Header.Get("Retry-After")
 	return resp, nil
+}
+
+// maxRetryAfter caps a Retry-After header: a proxy's word is not
+// Telegram's, and an absurd value must not park a row for good.
+const maxRetryAfter = time.Hour
+
+// retryAfterHeader is the wait the answer's Retry-After header asks for
+// (seconds or an HTTP date), or 0.
+func (k *call) retryAfterHeader() time.Duration {
+	v := strings.TrimSpace(k.retryAfter)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		d = time.Duration(min(max(n, 0), int64(maxRetryAfter/time.Second))) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(k.received)
+	}
+	return min(max(d, 0), maxRetryAfter)
 }
 
 // redact removes the token from an error's text.
@@ -176,16 +199,35 @@ func (c *Client) redact(err error) error {
 	return redactedError{msg: clean, err: err}
 }
 
+// scrub removes the token from s in every form an error may print it,
+// longest first: as is, URL-escaped, and quoted the way %q and url.Error
+// quote a URL with a control character in it (a token read with its
+// trailing newline). The secret half after ':' goes too, in the same forms:
+// a URL parser may quote just the part after a colon ("invalid port
+// \":SECRET\" after host"). Last, anything shaped like a bot token goes.
 func scrub(s, token string) string {
-	// The secret half after ':' goes too: a URL parser may quote just the
-	// part after a colon ("invalid port \":SECRET\" after host").
 	_, secret, _ := strings.Cut(token, ":")
-	for _, form := range []string{token, url.PathEscape(token), url.QueryEscape(token), secret} {
+	forms := []string{token, url.PathEscape(token), url.QueryEscape(token), quoted(token), quotedASCII(token)}
+	forms = append(forms, secret, url.PathEscape(secret), quoted(secret), quotedASCII(secret), strings.TrimSpace(secret))
+	for _, form := range forms {
 		if form != "" {
 			s = strings.ReplaceAll(s, form, "<token>")
 		}
 	}
-	return s
+	return tokenShape.ReplaceAllString(s, "<token>")
+}
+
+// quoted is s as strconv.Quote writes it, without the quotes.
+func quoted(s string) string {
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
+}
+
+// quotedASCII is s as strconv.QuoteToASCII (%+q) writes it, without the
+// quotes.
+func quotedASCII(s string) string {
+	q := strconv.QuoteToASCII(s)
+	return q[1 : len(q)-1]
 }
 
 // redactedError keeps the original error for errors.Is (timeouts,
@@ -207,22 +249,30 @@ func (e redactedError) Timeout() bool {
 	return errors.As(e.err, &t) && t.Timeout()
 }
 
-// classify turns the library's answer into a delivery.Error by kind:
-// first the HTTP status, then the API's error_code and parameters, then the
-// description's start.
+// classify turns the library's answer into a delivery.Error by kind: an
+// answer that is not a Bot API error is temporary; a Bot API error is
+// classified by its error_code and parameters, then the description's
+// start.
 func (c *Client) classify(k *call, resp *tgbotapi.APIResponse, err error) *delivery.Error {
 	var apiErr *tgbotapi.Error
-	if !errors.As(err, &apiErr) {
-		// Transport errors, timeouts and answers that are not JSON (a
-		// proxy's HTML 502 page) are all worth retrying.
-		return &delivery.Error{Kind: delivery.Temporary, Status: k.status, Err: c.redact(err)}
-	}
-	code := apiErr.Code
-	if code == 0 && resp != nil {
-		code = resp.ErrorCode // uploads leave Error.Code empty
+	code := 0
+	if errors.As(err, &apiErr) {
+		code = apiErr.Code
+		if code == 0 && resp != nil {
+			code = resp.ErrorCode // uploads leave Error.Code empty
+		}
 	}
 	if code == 0 {
-		code = k.status
+		// Only Telegram's own error_code says anything about the chat or
+		// the request. Transport errors, timeouts, answers that are not
+		// JSON (a proxy's HTML 502 page) and JSON that is not a Bot API
+		// answer (a gateway's 403 {"message":"Forbidden"}, a 200 null) are
+		// all worth retrying, and their HTTP status says nothing about the
+		// chat: a gateway's 403 must not mark it unreachable.
+		if apiErr != nil {
+			err = fmt.Errorf("HTTP %d answer is not from the Bot API (a proxy or gateway in the way?)", k.status)
+		}
+		return &delivery.Error{Kind: delivery.Temporary, Status: k.status, RetryAfter: k.retryAfterHeader(), Err: c.redact(err)}
 	}
 	e := &delivery.Error{
 		Status: k.status, Code: code, Description: scrub(apiErr.Message, c.token),
@@ -236,7 +286,7 @@ func (c *Client) classify(k *call, resp *tgbotapi.APIResponse, err error) *deliv
 		e.Kind = delivery.Migrated
 	case code == http.StatusForbidden, strings.HasPrefix(desc, "Bad Request: chat not found"):
 		e.Kind = delivery.Unreachable
-	case code >= 500, code == http.StatusUnauthorized, code == http.StatusConflict, code == 0:
+	case code >= 500, code == http.StatusUnauthorized, code == http.StatusConflict:
 		e.Kind = delivery.Temporary
 	default:
 		e.Kind = delivery.Rejected
@@ -312,10 +362,10 @@ func (l libraryLogger) Println(v ...any) {
 
 func (l libraryLogger) Printf(format string, v ...any) { l.print(fmt.Sprintf(format, v...)) }
 
-// tokenShape matches any bot token, in case the line comes from a client
-// other than the one that set the logger.
+// tokenShape matches any bot token: scrub's last resort, and the library's
+// log lines may come from a client other than the one that set the logger.
 var tokenShape = regexp.MustCompile(`[0-9]{5,}:[A-Za-z0-9_-]{20,}`)
 
 func (l libraryLogger) print(s string) {
-	l.log.Debug("telegram library", "msg", tokenShape.ReplaceAllString(scrub(s, l.token), "<token>"))
+	l.log.Debug("telegram library", "msg", scrub(s, l.token))
 }

@@ -7,8 +7,12 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -432,6 +436,167 @@ func TestTokenNeverLeaks(t *testing.T) {
 			}
 			assertClean(t, "log", logs.String())
 		})
+	}
+}
+
+// TestTokenWithControlCharacterNeverLeaks: a token read with its newline
+// (a secret file, a CRLF env file) makes every request fail in
+// http.NewRequest, whose error quotes the URL ("bot7345:AAH…ZZ\n"); the
+// secret half must not show in any form.
+func TestTokenWithControlCharacterNeverLeaks(t *testing.T) {
+	for _, token := range []string{testToken + "\n", testToken + "\r\n", testToken + "\x00", " " + testToken + "\t"} {
+		t.Run(strconv.Quote(token), func(t *testing.T) {
+			emu := telegramtest.New(telegramtest.Options{Token: testToken})
+			srv := httptest.NewServer(emu)
+			defer srv.Close()
+			defer emu.Close()
+			logs := &syncBuffer{}
+			c, err := New(Options{Token: token, Endpoint: telegramtest.Endpoint(srv.URL), Log: debugLogger(logs)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			_, getMe := c.GetMe(ctx)
+			_, send := c.Do(ctx, emu.Private(alice).ID, store.Action{Kind: store.ActSend, Text: "x"})
+			_, updates := c.GetUpdates(ctx, 0, 10, 0)
+			for name, err := range map[string]error{"getMe": getMe, "send": send, "getUpdates": updates} {
+				if err == nil {
+					t.Fatalf("%s: got no error, want one", name)
+				}
+				if e := delivery.Classify(err); e.Kind != delivery.Temporary {
+					t.Errorf("%s: got kind %v, want temporary", name, e.Kind)
+				}
+				assertErrorClean(t, err)
+				text := fmt.Sprintf("%v %+v", err, err)
+				assertClean(t, name+" error", text)
+				if !strings.Contains(text, "<token>") {
+					t.Errorf("%s: got %q, want the token replaced by <token>", name, text)
+				}
+			}
+			assertClean(t, "log", logs.String())
+		})
+	}
+}
+
+func TestScrub(t *testing.T) {
+	// A short secret that tokenShape does not match: only the quoted
+	// forms can catch it.
+	const token = "42:Shh_quiet\r\n"
+	tests := []string{
+		fmt.Sprintf("parse %q: net/url: invalid control character in URL", "http://x/bot"+token+"/getMe"),
+		fmt.Sprintf("parse %+q: bad", "http://x/bot"+token+"/getMe"),
+		fmt.Sprintf("invalid port %q after host", ":"+strings.TrimPrefix(token, "42:")),
+		"http://x/bot" + url.PathEscape(token) + "/getMe",
+		"GET /bot42:Shh_quiet/getMe", // trimmed somewhere on the way
+		"other bot: 123456789:ABCdefGHIjklMNOpqrSTUvwxYZ012345",
+	}
+	for _, in := range tests {
+		out := scrub(in, token)
+		if strings.Contains(out, "Shh_quiet") || strings.Contains(out, "ABCdefGHIjklMNOpqrSTUvwxYZ012345") {
+			t.Errorf("scrub(%q) = %q, want it without the secret", in, out)
+		}
+		if !strings.Contains(out, "<token>") {
+			t.Errorf("scrub(%q) = %q, want <token> in its place", in, out)
+		}
+	}
+}
+
+// TestAnswersNotFromTheBotAPI: a JSON answer without the Bot API's
+// error_code comes from something in the way (a gateway, a proxy) and says
+// nothing about the chat or the request: it is temporary, whatever its
+// HTTP status, and its Retry-After is kept. Telegram's own errors with the
+// same statuses keep their kinds.
+func TestAnswersNotFromTheBotAPI(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		header map[string]string
+		upload bool
+		want   wantErr
+	}{
+		{name: "gateway 403", status: 403, body: `{"message":"Forbidden"}`, want: wantErr{kind: delivery.Temporary, status: 403}},
+		{name: "gateway 403 on an upload", status: 403, body: `{"message":"Forbidden"}`, upload: true, want: wantErr{kind: delivery.Temporary, status: 403}},
+		{name: "gateway 400", status: 400, body: `{"error":"bad request","ok":false}`, want: wantErr{kind: delivery.Temporary, status: 400}},
+		{name: "gateway 404", status: 404, body: `{}`, want: wantErr{kind: delivery.Temporary, status: 404}},
+		{name: "proxy 407", status: 407, body: `{"message":"Proxy Authentication Required"}`, want: wantErr{kind: delivery.Temporary, status: 407}},
+		{name: "200 null", status: 200, body: `null`, want: wantErr{kind: delivery.Temporary, status: 200}},
+		{name: "ok false without error_code", status: 200, body: `{"ok":false,"description":"Forbidden: bot was blocked by the user"}`, want: wantErr{kind: delivery.Temporary, status: 200}},
+		{
+			name: "gateway 429 with Retry-After", status: 429, body: `{"message":"Too Many Requests"}`, header: map[string]string{"Retry-After": "12"},
+			want: wantErr{kind: delivery.Temporary, status: 429, retryAfter: 12 * time.Second},
+		},
+		{
+			name: "gateway 503 with a far Retry-After date", status: 503, body: `{"message":"down"}`,
+			header: map[string]string{"Retry-After": time.Now().Add(48 * time.Hour).UTC().Format(http.TimeFormat)},
+			want:   wantErr{kind: delivery.Temporary, status: 503, retryAfter: time.Hour},
+		},
+		{
+			name: "Telegram's 403", status: 403, body: `{"ok":false,"error_code":403,"description":"Forbidden: bot was blocked by the user"}`,
+			want: wantErr{kind: delivery.Unreachable, status: 403, code: 403, desc: "Forbidden: bot was blocked by the user"},
+		},
+		{
+			name: "Telegram's 403 on an upload", status: 403, body: `{"ok":false,"error_code":403,"description":"Forbidden: bot was blocked by the user"}`, upload: true,
+			want: wantErr{kind: delivery.Unreachable, status: 403, code: 403, desc: "Forbidden: bot was blocked by the user"},
+		},
+		{
+			name: "Telegram's 400", status: 400, body: `{"ok":false,"error_code":400,"description":"Bad Request: message is too long"}`,
+			want: wantErr{kind: delivery.Rejected, status: 400, code: 400, desc: "Bad Request: message is too long"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_ = r.ParseMultipartForm(1 << 20)
+				for k, v := range tt.header {
+					w.Header().Set(k, v)
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(tt.status)
+				_, _ = io.WriteString(w, tt.body)
+			}))
+			defer srv.Close()
+			c, err := New(Options{Token: testToken, Endpoint: telegramtest.Endpoint(srv.URL)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := store.Action{Kind: store.ActSend, Text: "x"}
+			if tt.upload {
+				a = store.Action{Kind: store.ActDocument, FileName: "a.txt", FileData: []byte("abc")}
+			}
+			_, err = c.Do(context.Background(), 1001, a)
+			if err == nil {
+				t.Fatal("got no error, want one")
+			}
+			checkError(t, err, tt.want)
+			if tt.want.kind == delivery.Temporary && !strings.Contains(err.Error(), fmt.Sprintf("HTTP %d", tt.status)) {
+				t.Errorf("got %q, want it to name the HTTP status", err)
+			}
+		})
+	}
+}
+
+// A gateway's JSON 401 or 409 is not Telegram refusing the token or
+// reporting another poller.
+func TestGatewayStatusesAreNotTelegrams(t *testing.T) {
+	for _, status := range []int{401, 409} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(status)
+			_, _ = io.WriteString(w, `{"message":"no"}`)
+		}))
+		c, err := New(Options{Token: testToken, Endpoint: telegramtest.Endpoint(srv.URL)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.GetMe(context.Background())
+		if errors.Is(err, bot.ErrUnauthorized) || delivery.Classify(err).Kind != delivery.Temporary {
+			t.Errorf("getMe, gateway %d: got %v, want a temporary error", status, err)
+		}
+		_, err = c.GetUpdates(context.Background(), 0, 10, 0)
+		if errors.Is(err, bot.ErrConflict) || delivery.Classify(err).Kind != delivery.Temporary {
+			t.Errorf("getUpdates, gateway %d: got %v, want a temporary error", status, err)
+		}
+		srv.Close()
 	}
 }
 
