@@ -219,26 +219,50 @@ func (s *Sender) reload(ctx context.Context) {
 
 // load adds the rows committed since the last load to the index. Rows are
 // appended with increasing ids, so the ones not yet seen are exactly those
-// above the last id loaded.
+// above the last id loaded. A row that does not decode is passed over, so
+// it cannot hold back the rows after it, and recorded as failed.
 func (s *Sender) load(ctx context.Context) error {
 	now := s.o.Clock.Now()
 	for {
-		var rows []store.OutboxRow
+		var page store.OutboxPage
 		err := s.o.Store.View(ctx, func(tx *store.Tx) error {
-			var err error
-			rows, err = tx.PendingOutbox(s.lastLoaded, 1000)
-			return err
+			page = tx.PendingOutboxPage(s.lastLoaded, 1000)
+			return nil
 		})
 		if err != nil {
 			return err
 		}
-		for _, r := range rows {
+		for _, r := range page.Rows {
 			s.idx.add(r, now)
-			s.lastLoaded = r.ID
 		}
-		if len(rows) < 1000 {
+		s.lastLoaded = page.Last
+		if len(page.Broken) > 0 {
+			s.failBroken(ctx, page.Broken, now)
+		}
+		if !page.More {
 			return nil
 		}
+	}
+}
+
+// failBroken records rows that do not decode as failed and removes them.
+// Each is logged once, by id: its content may be anyone's message. If the
+// record cannot be made, the rows stay in the store but are not loaded
+// again until the next start, which tries again.
+func (s *Sender) failBroken(ctx context.Context, ids []uint64, now time.Time) {
+	for _, id := range ids {
+		s.o.Log.Error("an outbox row does not decode; it is recorded as failed and not sent", "row", id)
+	}
+	err := s.o.Store.Update(ctx, func(tx *store.Tx) error {
+		for _, id := range ids {
+			if err := tx.FailBrokenOutbox(id, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		s.o.Log.Error("recording outbox rows that do not decode failed", "rows", len(ids), "err", err)
 	}
 }
 
@@ -417,6 +441,12 @@ func (s *Sender) perform(ctx, sendCtx context.Context, j job) result {
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return res // settled elsewhere (its chat was dropped meanwhile)
+	}
+	if errors.Is(err, store.ErrBrokenRow) {
+		// It decoded when loaded: it broke since, and never will again.
+		s.o.Log.Error("an outbox row does not decode; it is recorded as failed and not sent", "row", j.row)
+		now := s.o.Clock.Now()
+		return s.record(ctx, res, func(tx *store.Tx) error { return tx.FailBrokenOutbox(j.row, now) })
 	}
 	if err != nil {
 		return s.storeFailure(res, err)

@@ -146,8 +146,8 @@ func (tx *Tx) CancelFanOut(fanOutID uint64, reason string, at time.Time) (int, e
 			continue
 		}
 		var r OutboxRow
-		if err := json.Unmarshal(v, &r); err != nil {
-			return 0, err
+		if json.Unmarshal(v, &r) != nil {
+			continue // broken: the sender settles it (FailBrokenOutbox)
 		}
 		if r.FanOut == fanOutID {
 			r.ID = binary.BigEndian.Uint64(k)
@@ -212,8 +212,10 @@ func (tx *Tx) finishFanOut(f *FanOut, at time.Time) error {
 	return nil
 }
 
-// FanOutMisses returns the chats the fan-out could not reach, in chat id
-// order, at most limit of them.
+// FanOutMisses returns the chats the fan-out could not reach, at most
+// limit of them, in key order: chat ids compared as unsigned bits, so
+// people (positive ids) come first, then groups (negative ids), each in
+// ascending order.
 func (tx *Tx) FanOutMisses(fanOutID uint64, limit int) []int64 {
 	prefix := u64(fanOutID)
 	var out []int64

@@ -2,7 +2,9 @@ package store
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -202,6 +204,68 @@ func TestSchemaOneIsMigrated(t *testing.T) {
 		}
 		if got := tx.chatRows(-100); len(got) != 1 {
 			t.Errorf("chat -100 rows %v, want one", got)
+		}
+		return nil
+	})
+}
+
+// A copy that does not decode neither stops a recall nor keeps its
+// fan-out from finishing: it counts as failed once settled.
+func TestBrokenCopyCountsAsFailed(t *testing.T) {
+	s := open(t)
+	at := time.Now()
+	var done []FanOut
+	s.OnFanOutDone(func(tx *Tx, f FanOut) error { done = append(done, f); return nil })
+	var f FanOut
+	s.Update(ctx, func(tx *Tx) error {
+		var err error
+		f, err = tx.StartFanOut(FanOutSpec{Origin: "announcement:1", Chats: []int64{1, 2, 3}, Action: Action{Kind: ActSend, Text: "Họp"}}, at)
+		return err
+	})
+	var broken uint64
+	s.View(ctx, func(tx *Tx) error {
+		rows, _ := tx.PendingOutbox(0, 10)
+		broken = rows[1].ID
+		return nil
+	})
+	// Only the chat id is of the wrong type: the fan-out id still reads.
+	breakRow(t, s, broken, fmt.Sprintf(`{"chat_id":"two","fan_out":%d}`, f.ID))
+	var recalled int
+	err := s.Update(ctx, func(tx *Tx) error {
+		var err error
+		recalled, err = tx.CancelFanOut(f.ID, "recalled", at)
+		return err
+	})
+	if err != nil || recalled != 2 {
+		t.Fatalf("CancelFanOut: recalled %d (%v), want 2", recalled, err)
+	}
+	if err := s.Update(ctx, func(tx *Tx) error { return tx.FailBrokenOutbox(broken, at) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(done) != 1 || done[0].Recalled != 2 || done[0].Failed != 1 {
+		t.Errorf("finished fan-outs %+v, want one with 2 recalled and 1 failed", done)
+	}
+}
+
+// Misses come in key order: people, then groups, each ascending.
+func TestFanOutMissesOrder(t *testing.T) {
+	s := open(t)
+	at := time.Now()
+	chats := []int64{-100200, 7, -5, 3}
+	var f FanOut
+	s.Update(ctx, func(tx *Tx) error {
+		for _, c := range chats {
+			if _, err := tx.MarkUnreachable(c, "Forbidden: bot was blocked by the user", at); err != nil {
+				return err
+			}
+		}
+		var err error
+		f, err = tx.StartFanOut(FanOutSpec{Chats: chats, Action: Action{Kind: ActSend, Text: "x"}}, at)
+		return err
+	})
+	s.View(ctx, func(tx *Tx) error {
+		if got, want := tx.FanOutMisses(f.ID, 10), []int64{3, 7, -100200, -5}; !slices.Equal(got, want) {
+			t.Errorf("misses %v, want %v", got, want)
 		}
 		return nil
 	})

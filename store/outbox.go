@@ -168,28 +168,83 @@ func (tx *Tx) chatRows(chatID int64) []uint64 {
 	return ids
 }
 
-// OutboxRow returns the pending row with this id.
+// ErrBrokenRow marks an outbox row whose stored value does not decode. It
+// can never be sent; FailBrokenOutbox settles it.
+var ErrBrokenRow = errors.New("the stored outbox row does not decode")
+
+// brokenReason is the reason recorded for a row that does not decode. It
+// names nothing of the row: its text may be anyone's.
+const brokenReason = "the stored row does not decode"
+
+// OutboxRow returns the pending row with this id; ErrBrokenRow if its
+// stored value does not decode.
 func (tx *Tx) OutboxRow(rowID uint64) (OutboxRow, error) {
+	v := tx.bucket(bucketOutbox).Get(u64(rowID))
+	if v == nil {
+		return OutboxRow{}, fmt.Errorf("outbox row %d: %w", rowID, ErrNotFound)
+	}
+	return decodeRow(rowID, v)
+}
+
+func decodeRow(rowID uint64, v []byte) (OutboxRow, error) {
 	var r OutboxRow
-	if err := getJSON(tx.bucket(bucketOutbox), u64(rowID), &r); err != nil {
-		return r, fmt.Errorf("outbox row %d: %w", rowID, err)
+	if err := json.Unmarshal(v, &r); err != nil {
+		return OutboxRow{}, fmt.Errorf("outbox row %d: %w: %w", rowID, ErrBrokenRow, err)
 	}
 	r.ID = rowID
 	return r, nil
 }
 
+// OutboxPage is part of the outbox, in id order.
+type OutboxPage struct {
+	Rows []OutboxRow
+	// Broken are the ids of rows that do not decode: they cannot be sent,
+	// and FailBrokenOutbox settles them.
+	Broken []uint64
+	// Last is the highest id read (the after asked for, when none was);
+	// More says the limit ended the page, so rows may follow.
+	Last uint64
+	More bool
+}
+
+// PendingOutboxPage reads up to limit rows with ids above after, in id
+// order, setting apart those that do not decode. A caller walking the
+// outbox continues after Last, so a broken row never holds back the rows
+// behind it.
+func (tx *Tx) PendingOutboxPage(after uint64, limit int) OutboxPage {
+	p := OutboxPage{Last: after}
+	n := 0
+	c := tx.bucket(bucketOutbox).Cursor()
+	for k, v := c.Seek(u64(after + 1)); k != nil; k, v = c.Next() {
+		if n == limit {
+			p.More = true
+			break
+		}
+		n++
+		rowID := binary.BigEndian.Uint64(k)
+		p.Last = rowID
+		r, err := decodeRow(rowID, v)
+		if err != nil {
+			p.Broken = append(p.Broken, rowID)
+			continue
+		}
+		p.Rows = append(p.Rows, r)
+	}
+	return p
+}
+
 // PendingOutbox returns up to limit pending rows with ids above after, in
-// id order.
+// id order. Rows that do not decode are left out (PendingOutboxPage lists
+// them), so the error is always nil.
 func (tx *Tx) PendingOutbox(after uint64, limit int) ([]OutboxRow, error) {
 	var out []OutboxRow
-	c := tx.bucket(bucketOutbox).Cursor()
-	for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
-		var r OutboxRow
-		if err := json.Unmarshal(v, &r); err != nil {
-			return nil, fmt.Errorf("outbox row %d: %w", binary.BigEndian.Uint64(k), err)
+	for len(out) < limit {
+		p := tx.PendingOutboxPage(after, limit-len(out))
+		out = append(out, p.Rows...)
+		if !p.More {
+			break
 		}
-		r.ID = binary.BigEndian.Uint64(k)
-		out = append(out, r)
+		after = p.Last
 	}
 	return out, nil
 }
@@ -205,16 +260,17 @@ func (tx *Tx) OutboxLen() int {
 	return n
 }
 
-// RescheduleOutbox saves a row's retry state (attempts, error, NotBefore).
-// Its chat cannot change this way; see MigrateChat.
+// RescheduleOutbox saves a row's retry state — Attempts, LastError and
+// NotBefore — onto the row as stored, and nothing else of the caller's
+// copy: while the row was being sent an erasure may have scrubbed its text
+// and origin, or a migration moved its chat.
 func (tx *Tx) RescheduleOutbox(r OutboxRow) error {
-	b := tx.bucket(bucketOutbox)
-	var old OutboxRow
-	if err := getJSON(b, u64(r.ID), &old); err != nil {
-		return fmt.Errorf("reschedule outbox row %d: %w", r.ID, err)
+	stored, err := tx.OutboxRow(r.ID)
+	if err != nil {
+		return fmt.Errorf("reschedule: %w", err)
 	}
-	r.ChatID = old.ChatID
-	return putJSON(b, u64(r.ID), r)
+	stored.Attempts, stored.LastError, stored.NotBefore = r.Attempts, r.LastError, r.NotBefore
+	return putJSON(tx.bucket(bucketOutbox), u64(r.ID), stored)
 }
 
 // AckOutbox records that the messenger accepted the row as messageID (0 for
@@ -233,6 +289,29 @@ func (tx *Tx) FailOutbox(r OutboxRow, status, reason string, at time.Time, attem
 }
 
 func (tx *Tx) finishOutbox(r OutboxRow, status string, messageID int, reason string, at time.Time, attempted bool) error {
+	r, err := tx.storedRow(r)
+	if err != nil {
+		return err
+	}
+	return tx.settleRow(r, status, messageID, reason, at, attempted)
+}
+
+// storedRow returns the row as stored, or the caller's copy when there is
+// none (the row was settled already, or Enqueue settles it unstored). What
+// is recorded of a row follows what is stored, never a copy read earlier:
+// an erasure may have rewritten its origin and text, a migration its
+// chat, since.
+func (tx *Tx) storedRow(r OutboxRow) (OutboxRow, error) {
+	stored, err := tx.OutboxRow(r.ID)
+	if errors.Is(err, ErrNotFound) {
+		return r, nil
+	}
+	return stored, err
+}
+
+// settleRow records what became of the row r, as stored, and removes it
+// with its chat index key.
+func (tx *Tx) settleRow(r OutboxRow, status string, messageID int, reason string, at time.Time, attempted bool) error {
 	if r.Forget {
 		if err := tx.bucket(bucketOutboxChats).Delete(chatRowKey(r.ChatID, r.ID)); err != nil {
 			return err
@@ -259,8 +338,10 @@ func (tx *Tx) finishOutbox(r OutboxRow, status string, messageID int, reason str
 	if err := putJSON(deliveries, u64(r.ID), d); err != nil {
 		return fmt.Errorf("delivery of row %d: %w", r.ID, err)
 	}
-	if r.Origin != "" {
-		if err := tx.bucket(bucketOrigins).Put(originKey(r.Origin, r.ID), nil); err != nil {
+	// The index names the record's origin: a row settled again after it
+	// left the outbox must not add one its record does not have.
+	if d.Origin != "" {
+		if err := tx.bucket(bucketOrigins).Put(originKey(d.Origin, r.ID), nil); err != nil {
 			return fmt.Errorf("index delivery of row %d: %w", r.ID, err)
 		}
 	}
@@ -272,17 +353,47 @@ func (tx *Tx) finishOutbox(r OutboxRow, status string, messageID int, reason str
 	if first && tx.s != nil && tx.s.settled != nil {
 		tx.tx.OnCommit(func() { tx.s.settled(status) })
 	}
-	// The index key follows the row as stored: a migration may have moved
-	// it since the caller read it.
-	chatID := r.ChatID
-	var stored OutboxRow
-	if getJSON(tx.bucket(bucketOutbox), u64(r.ID), &stored) == nil {
-		chatID = stored.ChatID
-	}
-	if err := tx.bucket(bucketOutboxChats).Delete(chatRowKey(chatID, r.ID)); err != nil {
+	if err := tx.bucket(bucketOutboxChats).Delete(chatRowKey(r.ChatID, r.ID)); err != nil {
 		return err
 	}
 	return tx.bucket(bucketOutbox).Delete(u64(r.ID))
+}
+
+// FailBrokenOutbox settles a row whose stored value does not decode as
+// failed, and removes it with its chat index key, so it neither stays in
+// the outbox nor holds back the rows behind it. The record takes the chat
+// from that index; a fan-out the row belongs to, when its id can still be
+// read, counts the copy as failed. A row that is gone or decodes is left
+// alone.
+func (tx *Tx) FailBrokenOutbox(rowID uint64, at time.Time) error {
+	raw := tx.bucket(bucketOutbox).Get(u64(rowID))
+	if raw == nil {
+		return nil
+	}
+	if _, err := decodeRow(rowID, raw); err == nil {
+		return nil
+	}
+	// json reads nothing from a value that is not JSON, and skips only
+	// the fields of a wrong type: the fan-out id may survive.
+	var part struct {
+		FanOut uint64 `json:"fan_out"`
+	}
+	_ = json.Unmarshal(raw, &part)
+	r := OutboxRow{ID: rowID, FanOut: part.FanOut}
+	var keys [][]byte
+	c := tx.bucket(bucketOutboxChats).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if len(k) == 16 && binary.BigEndian.Uint64(k[8:]) == rowID {
+			keys = append(keys, bytes.Clone(k))
+		}
+	}
+	for _, k := range keys {
+		r.ChatID = int64(binary.BigEndian.Uint64(k))
+		if err := tx.bucket(bucketOutboxChats).Delete(k); err != nil {
+			return err
+		}
+	}
+	return tx.settleRow(r, DeliveryFailed, 0, brokenReason, at, false)
 }
 
 // DropChatOutbox records every pending row of the chat as undeliverable
@@ -291,14 +402,20 @@ func (tx *Tx) DropChatOutbox(chatID int64, status, reason string, at time.Time) 
 	var dropped []uint64
 	for _, rowID := range tx.chatRows(chatID) {
 		r, err := tx.OutboxRow(rowID)
-		if errors.Is(err, ErrNotFound) {
+		switch {
+		case errors.Is(err, ErrNotFound):
 			// A stale index key: nothing to settle.
 			if err := tx.bucket(bucketOutboxChats).Delete(chatRowKey(chatID, rowID)); err != nil {
 				return nil, err
 			}
 			continue
-		}
-		if err != nil {
+		case errors.Is(err, ErrBrokenRow):
+			if err := tx.FailBrokenOutbox(rowID, at); err != nil {
+				return nil, err
+			}
+			dropped = append(dropped, rowID)
+			continue
+		case err != nil:
 			return nil, err
 		}
 		if err := tx.finishOutbox(r, status, 0, reason, at, false); err != nil {
@@ -377,7 +494,13 @@ func (tx *Tx) AnswerQuery(r OutboxRow, answer string, at time.Time) error {
 	if answer == "" {
 		status = DeliveryFailed
 	}
-	if err := tx.finishOutbox(r, status, 0, "", at, true); err != nil {
+	// The hook gets the row as stored too: an origin erased meanwhile
+	// must not act for the person it named.
+	r, err := tx.storedRow(r)
+	if err != nil {
+		return err
+	}
+	if err := tx.settleRow(r, status, 0, "", at, true); err != nil {
 		return err
 	}
 	if tx.s != nil && tx.s.queryAnswered != nil {
