@@ -443,7 +443,7 @@ func (s *Sender) perform(ctx, sendCtx context.Context, j job) result {
 		return res // settled elsewhere (its chat was dropped meanwhile)
 	}
 	if errors.Is(err, store.ErrBrokenRow) {
-		// It decoded when loaded: it broke since, and never will again.
+		// It decoded when it was loaded and broke since: it can never be sent.
 		s.o.Log.Error("an outbox row does not decode; it is recorded as failed and not sent", "row", j.row)
 		now := s.o.Clock.Now()
 		return s.record(ctx, res, func(tx *store.Tx) error { return tx.FailBrokenOutbox(j.row, now) })

@@ -202,7 +202,7 @@ type OutboxPage struct {
 	// and FailBrokenOutbox settles them.
 	Broken []uint64
 	// Last is the highest id read (the after asked for, when none was);
-	// More says the limit ended the page, so rows may follow.
+	// More says rows follow that the limit left out.
 	Last uint64
 	More bool
 }
