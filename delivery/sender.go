@@ -547,7 +547,8 @@ func (s *Sender) perform(ctx, sendCtx context.Context, j job) result {
 			res.outcome, res.notBefore = retry, now
 			return res // shutting down: the row stays for the next start
 		}
-		res.outcome, res.notBefore = retry, now.Add(retryDelay(r.Attempts))
+		// A proxy's Retry-After, if any, is a floor (capped when read).
+		res.outcome, res.notBefore = retry, now.Add(max(retryDelay(r.Attempts), e.RetryAfter))
 		r.NotBefore = res.notBefore
 		s.o.Metrics.retried.WithLabelValues("temporary").Inc()
 		s.o.Log.Debug("send failed; will retry", "chat_id", r.ChatID, "attempts", r.Attempts, "err", e)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -770,5 +771,36 @@ func TestLostAnswerIsSentAgain(t *testing.T) {
 		if msgs := r.emu.BotMessages(a.ID); d.Status != store.DeliverySent || len(d.MessageIDs) != 1 || d.MessageIDs[0] != msgs[1].ID || d.Attempts != 2 {
 			t.Errorf("a1: got %+v, want sent as message %d after 2 attempts", d, msgs[1].ID)
 		}
+	})
+}
+
+// A gateway in front of the Bot API that answers 503 with its own JSON and
+// a Retry-After header: the row is retried, never sooner than the header
+// says, and the chat is not marked unreachable.
+func TestGatewayRetryAfterIsAFloor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		a := r.emu.Private(alice)
+		var mu sync.Mutex
+		failed := false
+		r.setFault(func(q telegramtest.FaultRequest) *telegramtest.Fault {
+			mu.Lock()
+			defer mu.Unlock()
+			if q.ChatID != a.ID || failed {
+				return nil
+			}
+			failed = true
+			return &telegramtest.Fault{Status: http.StatusServiceUnavailable, Body: `{"message":"busy"}`, RetryAfterHeader: 120}
+		})
+		r.start(t)
+		ids := r.enqueue(t, text(a.ID, "a1"))
+		time.Sleep(119 * time.Second)
+		synctest.Wait()
+		if got := len(r.requests(a.ID)); got != 1 {
+			t.Errorf("%d requests within the gateway's 120 s, want 1", got)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		r.checkSent(t, ids[0], a.ID, "a1")
 	})
 }

@@ -29,6 +29,9 @@ type Fault struct {
 	// API error with that code.
 	Status int
 	Body   string
+	// RetryAfterHeader, with Body, adds a proxy's Retry-After header (in
+	// seconds) to the raw answer.
+	RetryAfterHeader int
 	// ErrorCode, Description, RetryAfter and MigrateTo make a Bot API error
 	// answer. ErrorCode defaults to 429 with RetryAfter and to 400 with
 	// MigrateTo; Description defaults to Telegram's wording for the code.
@@ -154,6 +157,9 @@ func (s *Server) deliverFault(w http.ResponseWriter, f *Fault) {
 		}
 		w.Header().Set("Content-Type", contentType)
 		w.Header().Set("Content-Length", fmt.Sprint(len(f.Body)))
+		if f.RetryAfterHeader > 0 {
+			w.Header().Set("Retry-After", fmt.Sprint(f.RetryAfterHeader))
+		}
 		w.WriteHeader(status)
 		_, _ = w.Write([]byte(f.Body))
 		if fl, ok := w.(http.Flusher); ok {
