@@ -187,6 +187,11 @@ func (b *Bot) memberChange(c *Context) error {
 			units = append(units, u.Name)
 		}
 	}
+	// A channel has no conversation to greet: /lienket cannot work there.
+	if m.Chat.Kind == store.ChatChannel {
+		c.handler = "member_change:channel"
+		return nil
+	}
 	// Promoted or demoted while in the group: nothing to say.
 	if inGroup(m.OldStatus) && !mended {
 		c.handler = "member_change:status"

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -21,6 +22,11 @@ type List struct {
 }
 
 const callbackPage = "page"
+
+// errListGone is returned by a list's Items when the list may no longer
+// be shown to this person (the unit is gone, or their access is): a page
+// turn is then answered as an expired button, not with an apology.
+var errListGone = errors.New("the list is gone or no longer allowed")
 
 // pageRoom leaves space on each page for the "Trang 2/5" footer.
 const pageRoom = messages.MaxText - 64
@@ -96,6 +102,9 @@ func (b *Bot) turnPage(c *Context, payload string) error {
 		return c.Answer(c.P.Text(messages.Notice{Name: "expired"}), false)
 	}
 	text, keyboard, err := c.listPage(name, arg, page)
+	if errors.Is(err, errListGone) {
+		return c.Answer(c.P.Text(messages.Notice{Name: "expired"}), false)
+	}
 	if err != nil {
 		return err
 	}

@@ -404,11 +404,14 @@ func (b *Bot) members(c *Context) error {
 func (b *Bot) memberItems(c *Context, arg string) (string, []string, error) {
 	id, _ := strconv.ParseUint(arg, 10, 64)
 	u, err := c.Tx.Unit(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil, errListGone
+	}
 	if err != nil {
 		return "", nil, err
 	}
 	if !c.Can(Member, u.ID) {
-		return "", nil, errors.New("roster: not allowed") // checked before; the unit moved meanwhile
+		return "", nil, errListGone // allowed when shown; not any more
 	}
 	var items []string
 	var heads, members int

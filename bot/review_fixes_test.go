@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -153,5 +154,65 @@ func TestFailedDialogueStepEndsTheDialogue(t *testing.T) {
 	h.apply(h.text(p, private(userID), "hai"))
 	if r := h.one(); strings.Contains(r.Action.Text, "Xin lỗi") {
 		t.Errorf("the next message failed again: %q", r.Action.Text)
+	}
+}
+
+// A roster page turned after the person lost access is answered as an
+// expired button, not with an apology.
+func TestRosterPageAfterLeaving(t *testing.T) {
+	h := newHarness(t)
+	tr := buildTree(t, h)
+	err := h.store.Update(ctx, func(tx *store.Tx) error {
+		for i := range 150 {
+			id := int64(50000 + i)
+			if err := tx.PutUser(store.User{ID: id, FirstName: "tg", FullName: "Nguyễn Văn Thành viên số " + strconv.Itoa(i)}); err != nil {
+				return err
+			}
+			if err := tx.AddMember(tr.unit.ID, id, store.RoleMember, h.clock.Now()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	member := person(memberU, "vi")
+	h.apply(h.text(member, private(memberU), "/thanhvien "+tr.unit.Code))
+	page := h.one()
+	if len(page.Action.Buttons) != 1 {
+		t.Fatalf("roster %q without page buttons", page.Action.Text)
+	}
+	// Still a member elsewhere, so the button's own permission passes.
+	h.store.Update(ctx, func(tx *store.Tx) error {
+		if err := tx.AddMember(tr.sibling.ID, memberU, store.RoleMember, h.clock.Now()); err != nil {
+			return err
+		}
+		_, err := tx.RemoveMember(tr.unit.ID, memberU)
+		return err
+	})
+	h.apply(h.press(member, private(memberU), 9000, page.Action.Buttons[0][0].Data))
+	r := h.one()
+	if r.Action.Kind != store.ActAnswer || strings.Contains(r.Action.Text, "Xin lỗi") {
+		t.Errorf("page turn after leaving: %+v, want the press answered as expired", r.Action)
+	}
+	if !strings.Contains(r.Action.Text, "hết hạn") {
+		t.Errorf("page turn after leaving: %q, want “hết hạn”", r.Action.Text)
+	}
+}
+
+// Added to a channel, the bot posts nothing there: no one can link a
+// channel, and its readers would see the hint.
+func TestAddedToAChannelSaysNothing(t *testing.T) {
+	h := newHarness(t)
+	channel := Chat{ID: -1009990001, Kind: store.ChatChannel, Title: "Bản tin Dân vận"}
+	h.apply(h.simMemberChange(channel, person(adminID, "vi"), "left", "administrator"))
+	if rows := h.outbox(); len(rows) != 0 {
+		t.Errorf("the bot wrote to the channel: %+v", rows)
+	}
+	group := Chat{ID: -1009990002, Kind: store.ChatSupergroup, Title: "Chi hội"}
+	h.apply(h.simMemberChange(group, person(adminID, "vi"), "left", "member"))
+	if rows := h.outbox(); len(rows) != 1 {
+		t.Errorf("added to a group: %d messages, want the greeting", len(rows))
 	}
 }
