@@ -216,3 +216,14 @@ func TestAddedToAChannelSaysNothing(t *testing.T) {
 		t.Errorf("added to a group: %d messages, want the greeting", len(rows))
 	}
 }
+
+func TestCodeWordOfAVillage(t *testing.T) {
+	for name, want := range map[string]string{
+		"Thôn Đồng Mới": "THONDONGMOI", "Tổ dân phố số 12 Phường Minh Xuân": "TODANPHOSO12", "Bản Nà Hang": "BANNAHANG", "—": "THON",
+	} {
+		got := codeWord(name)
+		if got != want || !unitCode.MatchString("02494-"+got+"-PHUNU-99") {
+			t.Errorf("codeWord(%q) = %q, want %q in a valid code", name, got, want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"danvan/messages"
 	"danvan/names"
@@ -391,13 +392,32 @@ var kindSuffix = map[string]string{
 
 // newCode makes an unused code from the place and kind: "02290-PHUNU",
 // then "02290-PHUNU-2".
+// codeWord is a village's name as a code's part: without diacritics or
+// spaces, upper-case, at most 12 characters ("Thôn Đồng Mới" → THONDONGMOI),
+// so that a generated code is easy to type and stays a valid one.
+func codeWord(name string) string {
+	var b strings.Builder
+	for _, r := range names.Fold(name) {
+		if b.Len() == 12 {
+			break
+		}
+		if r < 0x80 && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			b.WriteRune(unicode.ToUpper(r))
+		}
+	}
+	if b.Len() == 0 {
+		return "THON"
+	}
+	return b.String()
+}
+
 func newCode(tx *store.Tx, place, kind string) string {
 	base := "DV"
 	if place != "" {
 		commune, village, isVillage := strings.Cut(place, "/")
 		base = commune
 		if isVillage {
-			base += "-" + strings.ToUpper(strings.ReplaceAll(village, " ", ""))
+			base += "-" + codeWord(village)
 		}
 	}
 	base += "-" + kindSuffix[kind]
