@@ -146,6 +146,13 @@ func (tx *Tx) MigrateChat(oldID, newID int64, at time.Time) (int, error) {
 	outbox, index := tx.bucket(bucketOutbox), tx.bucket(bucketOutboxChats)
 	for _, rowID := range rows {
 		r, err := tx.OutboxRow(rowID)
+		if errors.Is(err, ErrBrokenRow) {
+			// It could not be sent to either chat: settled as failed.
+			if err := tx.FailBrokenOutbox(rowID, at); err != nil {
+				return 0, err
+			}
+			continue
+		}
 		if err != nil {
 			return 0, err
 		}

@@ -292,6 +292,11 @@ func eraseLinks(tx *Tx, e Erasure) error {
 // text waiting for others. A dropped copy of a fan-out counts as failed,
 // so the fan-out still finishes and its originator gets the report.
 func eraseOutbox(tx *Tx, e Erasure) error {
+	// A row that does not decode cannot be scrubbed, and may be the
+	// person's: it is settled as failed (its value gone) first.
+	if err := tx.failBrokenRows(e.At); err != nil {
+		return err
+	}
 	var dropped []OutboxRow
 	if err := eachJSON(tx.bucket(bucketOutbox), func(k []byte, r *OutboxRow) (bool, bool) {
 		if r.ChatID == e.UserID || r.Action.UserID == e.UserID {

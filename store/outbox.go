@@ -396,6 +396,23 @@ func (tx *Tx) FailBrokenOutbox(rowID uint64, at time.Time) error {
 	return tx.settleRow(r, DeliveryFailed, 0, brokenReason, at, false)
 }
 
+// failBrokenRows settles every outbox row that does not decode as failed.
+func (tx *Tx) failBrokenRows(at time.Time) error {
+	var broken []uint64
+	c := tx.bucket(bucketOutbox).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if _, err := decodeRow(binary.BigEndian.Uint64(k), v); err != nil {
+			broken = append(broken, binary.BigEndian.Uint64(k))
+		}
+	}
+	for _, id := range broken {
+		if err := tx.FailBrokenOutbox(id, at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // DropChatOutbox records every pending row of the chat as undeliverable
 // with status and reason, and removes them; it returns their ids.
 func (tx *Tx) DropChatOutbox(chatID int64, status, reason string, at time.Time) ([]uint64, error) {

@@ -305,3 +305,54 @@ func TestBrokenRowDoesNotStopDroppingItsChat(t *testing.T) {
 		return nil
 	})
 }
+
+// A row that does not decode stops neither a migration nor an erasure: it
+// is settled as failed, and the erasure leaves no record naming the person.
+func TestBrokenRowStopsNeitherMigrationNorErasure(t *testing.T) {
+	s := open(t)
+	at := time.Now()
+	const person, group, supergroup = 7001, -30, -1000000000030
+	s.Update(ctx, func(tx *Tx) error {
+		tx.Enqueue(OutboxRow{ChatID: group, Action: Action{Kind: ActSend, Text: "a"}})
+		tx.Enqueue(OutboxRow{ChatID: group, Action: Action{Kind: ActSend, Text: "b"}})
+		tx.Enqueue(OutboxRow{ChatID: person, Action: Action{Kind: ActSend, Text: "c"}})
+		return nil
+	})
+	breakRow(t, s, 1, "{not json")
+	breakRow(t, s, 3, "[1,2")
+	err := s.Update(ctx, func(tx *Tx) error {
+		n, err := tx.MigrateChat(group, supergroup, at)
+		if err != nil || n != 2 {
+			t.Errorf("MigrateChat: %d rows, %v", n, err)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.View(ctx, func(tx *Tx) error {
+		if r, err := tx.OutboxRow(2); err != nil || r.ChatID != supergroup {
+			t.Errorf("row 2 after the migration: %+v, %v", r, err)
+		}
+		if d, err := tx.Delivery(1); err != nil || d.Status != DeliveryFailed {
+			t.Errorf("broken row 1: %+v, %v; want settled as failed", d, err)
+		}
+		return nil
+	})
+	err = s.Update(ctx, func(tx *Tx) error {
+		_, err := tx.ErasePerson(person, []string{"Nguyễn Văn A"}, nil, func(n uint64) string { return "Người dùng đã xóa #1" }, at)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("erasure with a broken row: %v", err)
+	}
+	s.View(ctx, func(tx *Tx) error {
+		if _, err := tx.OutboxRow(3); !errors.Is(err, ErrNotFound) {
+			t.Errorf("broken row 3 after the erasure: %v, want gone", err)
+		}
+		if d, err := tx.Delivery(3); err == nil {
+			t.Errorf("a record of the person's broken row is left: %+v", d)
+		}
+		return nil
+	})
+}
