@@ -116,8 +116,9 @@ func (tx *Tx) countUnreachable(delta int) error {
 
 // MigrateChat records that group oldID became supergroup newID: the
 // registry points the group to the supergroup, which inherits its entry,
-// and the group's pending rows move there in order. It returns how many
-// rows moved.
+// the group's pending rows move there in order, and so do its open
+// keyboards and dialogues (the group's messages, buttons included, now
+// live in the supergroup). It returns how many rows moved.
 func (tx *Tx) MigrateChat(oldID, newID int64, at time.Time) (int, error) {
 	old, err := tx.Chat(oldID)
 	switch {
@@ -140,6 +141,9 @@ func (tx *Tx) MigrateChat(oldID, newID int64, at time.Time) (int, error) {
 		return 0, err
 	}
 	if err := tx.moveLinks(oldID, newID); err != nil {
+		return 0, err
+	}
+	if err := tx.moveChatState(oldID, newID); err != nil {
 		return 0, err
 	}
 	rows := tx.chatRows(oldID)
@@ -192,4 +196,29 @@ func (tx *Tx) CountUnreachable() int {
 		return 0
 	}
 	return int(binary.BigEndian.Uint64(v))
+}
+
+// moveChatState moves the keyboard tokens and dialogues of chat oldID to
+// newID. Both buckets are read whole: a migration is rare, and both are
+// pruned or short-lived.
+func (tx *Tx) moveChatState(oldID, newID int64) error {
+	if err := eachJSON(tx.bucket(bucketTokens), func(_ []byte, t *Token) (bool, bool) {
+		if t.ChatID != oldID {
+			return false, false
+		}
+		t.ChatID = newID
+		return true, false
+	}); err != nil {
+		return fmt.Errorf("move keyboards: %w", err)
+	}
+	if err := eachJSON(tx.bucket(bucketConversations), func(_ []byte, c *Conversation) (bool, bool) {
+		if c.ChatID != oldID {
+			return false, false
+		}
+		c.ChatID = newID
+		return true, false
+	}); err != nil {
+		return fmt.Errorf("move dialogues: %w", err)
+	}
+	return nil
 }
