@@ -133,7 +133,7 @@ func (s *Server) Ops() []string {
 func (s *Server) Allowed(uid int) bool { return uid == s.uid || uid == 0 }
 
 // Serve accepts connections on l until ctx is cancelled, then closes l and
-// returns once every connection is done. Each connection is served by a
+// every open connection, and returns once their goroutines are done. Each connection is served by a
 // goroutine that Serve owns.
 func (s *Server) Serve(ctx context.Context, l *net.UnixListener) error {
 	var wg sync.WaitGroup
@@ -174,6 +174,9 @@ func (s *Server) Serve(ctx context.Context, l *net.UnixListener) error {
 
 func (s *Server) serve(ctx context.Context, c *net.UnixConn) {
 	defer c.Close()
+	// When the bot stops, a client that sends nothing or reads slowly
+	// must not hold it up: its connection is cut.
+	defer context.AfterFunc(ctx, func() { c.Close() })()
 	// Bigger than the default so a backup streams without a switch to
 	// the reader every few chunks (twice as fast; capped by the kernel).
 	c.SetWriteBuffer(4 << 20)
