@@ -45,12 +45,28 @@ type pollState struct {
 	failing   time.Time // when the current streak of failures began
 	what      string    // what fails, e.g. "getUpdates failing"
 	lastErr   error
+	// answered is when updates last came in (or could have: a long poll
+	// that returned); quiet, when not 0, is how long polling may stay
+	// without an answer before a hung request counts as a failure.
+	answered time.Time
+	quiet    time.Duration
 }
 
-func (p *pollState) ok() {
+// ok records that updates can arrive, at time at.
+func (p *pollState) ok(at time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.connected, p.failing, p.what, p.lastErr = true, time.Time{}, "", nil
+	p.connected, p.failing, p.what, p.lastErr, p.answered = true, time.Time{}, "", nil, at
+}
+
+// expectAnswers makes a silence longer than quiet a failure: a long poll
+// answers at least every poll timeout, so a request that hangs on a
+// network that drops packets shows in /healthz before the client's own
+// timeout ends it.
+func (p *pollState) expectAnswers(at time.Time, quiet time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.answered, p.quiet = at, quiet
 }
 
 // fail records a failure; what names it for /healthz ("getUpdates
@@ -73,6 +89,7 @@ var errNotConnected = errors.New("not connected to the messenger yet")
 // failed since.
 func (b *Bot) PollHealth() error {
 	p := &b.poll
+	now := b.clock.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch {
@@ -80,6 +97,8 @@ func (b *Bot) PollHealth() error {
 		return fmt.Errorf("%s since %s: %v", p.what, p.failing.UTC().Format(time.RFC3339), p.lastErr)
 	case !p.connected:
 		return errNotConnected
+	case p.quiet > 0 && now.Sub(p.answered) > p.quiet:
+		return fmt.Errorf("getUpdates has not answered since %s", p.answered.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

@@ -36,6 +36,8 @@ func (b *Bot) Poll(ctx context.Context, src Source, timeout time.Duration) error
 		return err
 	}
 	failures, conflicts := 0, 0
+	b.poll.expectAnswers(b.clock.Now(), 2*timeout+time.Minute)
+	defer b.poll.expectAnswers(time.Time{}, 0)
 	fail := func(what string, err error) {
 		failures++
 		b.poll.fail(b.clock.Now(), what+" failing", err)
@@ -77,7 +79,7 @@ func (b *Bot) Poll(ctx context.Context, src Source, timeout time.Duration) error
 			fail("applying updates", err)
 			continue
 		}
-		b.poll.ok()
+		b.poll.ok(b.clock.Now())
 		if failures > 0 {
 			b.log.Info("polling recovered", "after_failures", failures)
 			failures = 0

@@ -71,7 +71,7 @@ func (b *Bot) Run(ctx context.Context, m Messenger, o RunOptions) error {
 	if err := b.connectStep(ctx, "deleteWebhook", func() error { return m.DeleteWebhook(ctx) }); err != nil || ctx.Err() != nil {
 		return err
 	}
-	b.poll.ok()
+	b.poll.ok(b.clock.Now())
 	stopMenu := b.registerMenu(ctx, m)
 	defer stopMenu()
 	return b.Poll(ctx, m, o.PollTimeout)

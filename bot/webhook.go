@@ -132,7 +132,7 @@ func (b *Bot) collect(ctx context.Context) {
 		switch {
 		case err == nil:
 			b.inbox.applied.Add(uint64(len(batch)))
-			b.poll.ok()
+			b.poll.ok(b.clock.Now())
 			if failures > 0 {
 				b.log.Info("applying updates recovered", "after_failures", failures)
 				failures = 0
@@ -169,13 +169,18 @@ func (b *Bot) runWebhook(ctx context.Context, m Messenger, w Webhook) error {
 	if err := b.connectStep(ctx, "setWebhook", func() error { return m.SetWebhook(ctx, w) }); err != nil || ctx.Err() != nil {
 		return err
 	}
-	b.poll.ok()
+	b.poll.ok(b.clock.Now())
 	b.log.Info("webhook set; receiving updates", "max_connections", w.MaxConnections)
 	stopMenu := b.registerMenu(ctx, m)
 	defer stopMenu()
 	b.watchWebhook(ctx, m, w)
 	return nil
 }
+
+// webhookErrorRecent is how long a delivery error the messenger reports
+// counts: it keeps reporting its last one long after deliveries work
+// again, and retries a failing webhook every few minutes at most.
+const webhookErrorRecent = 10 * time.Minute
 
 // watchWebhook asks the messenger for the webhook's state every
 // webhookCheckEvery, for /healthz: unhealthy when another URL is set (or
@@ -196,7 +201,8 @@ func (b *Bot) watchWebhook(ctx context.Context, m Messenger, w Webhook) {
 			problem = err
 		case info.URL != w.URL:
 			problem = fmt.Errorf("the webhook is %s, not this bot's: another program uses the token; stop it, then restart danvan (it sets the webhook at start)", describeURL(info.URL))
-		case info.PendingUpdateCount > 0 && info.LastErrorMessage != "" && applied == lastApplied:
+		case info.PendingUpdateCount > 0 && info.LastErrorMessage != "" && applied == lastApplied &&
+			b.clock.Now().Sub(info.LastErrorDate) < webhookErrorRecent:
 			problem = fmt.Errorf("the messenger cannot deliver %d updates: %s (at %s); check the reverse proxy and webhook.listen", info.PendingUpdateCount, info.LastErrorMessage, info.LastErrorDate.UTC().Format(time.RFC3339))
 		}
 		lastApplied = applied
@@ -214,7 +220,7 @@ func (b *Bot) watchWebhook(ctx context.Context, m Messenger, w Webhook) {
 				b.log.Info("webhook works again")
 				reported = ""
 			}
-			b.poll.ok()
+			b.poll.ok(b.clock.Now())
 			continue
 		}
 		b.poll.fail(b.clock.Now(), kind, problem)

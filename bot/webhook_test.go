@@ -122,6 +122,15 @@ func TestRunWebhook(t *testing.T) {
 	if n := h.log.count("level=INFO", "webhook works again"); n != 1 {
 		t.Errorf("%d lines saying the webhook works again, want 1:\n%s", n, h.log)
 	}
+	// A quiet bot with an update in flight, and an error from long ago
+	// still reported: healthy.
+	m.with(func(f *fakeMessenger) {
+		f.info = WebhookInfo{URL: hookURL, PendingUpdateCount: 1, LastErrorMessage: "Connection refused", LastErrorDate: h.clock.Now().Add(-time.Hour)}
+	})
+	check()
+	if err := h.bot.PollHealth(); err != nil {
+		t.Errorf("PollHealth with an old delivery error: %v", err)
+	}
 
 	h.stop()
 	if err := h.bot.Receive(ctx, h.text(person(userID, "vi"), private(userID), "/id")); !errors.Is(err, ErrNotReady) {
