@@ -127,7 +127,7 @@ func (j *backupJob) write(ctx context.Context, now time.Time) (store.BackupRecor
 	if err != nil {
 		return store.BackupRecord{}, err
 	}
-	size, _, err := writeFileAtomic(path, true, func(w io.Writer) (int64, error) { return j.store.WriteBackup(ctx, w) })
+	size, _, err := writeFileAtomic(ctx, path, true, func(w io.Writer) (int64, error) { return j.store.WriteBackup(ctx, w) })
 	if err != nil {
 		return store.BackupRecord{}, err
 	}
@@ -173,8 +173,9 @@ var errExists = errors.New("the file exists")
 // file in the same directory, synced, checked to be a complete danvan
 // store, then renamed over path — so path is never a partial copy. Unless
 // replace is set, an existing path is refused with errExists, also one
-// created while the copy was written. schema is the copy's.
-func writeFileAtomic(path string, replace bool, write func(io.Writer) (int64, error)) (n int64, schema int, err error) {
+// created while the copy was written. schema is the copy's. Once ctx is
+// done the copy is abandoned.
+func writeFileAtomic(ctx context.Context, path string, replace bool, write func(io.Writer) (int64, error)) (n int64, schema int, err error) {
 	if _, err := os.Lstat(path); err == nil && !replace {
 		return 0, 0, errExists
 	}
@@ -189,6 +190,11 @@ func writeFileAtomic(path string, replace bool, write func(io.Writer) (int64, er
 	n, err = write(buf)
 	if err == nil {
 		err = buf.Flush()
+	}
+	if err == nil {
+		// Stopping: syncing and checking a large copy would outlast the
+		// shutdown's grace, and the copy would not be recorded anyway.
+		err = ctx.Err()
 	}
 	if err == nil {
 		err = f.Sync()

@@ -177,7 +177,7 @@ func BenchmarkBackup(b *testing.B) {
 	run := func(b *testing.B, write func(io.Writer) (int64, error)) {
 		var size int64
 		for b.Loop() {
-			n, _, err := writeFileAtomic(out, true, write)
+			n, _, err := writeFileAtomic(ctx, out, true, write)
 			if err != nil {
 				b.Fatal(err)
 			}

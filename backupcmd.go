@@ -95,7 +95,7 @@ func backup(ctx context.Context, cfg *config.Config, out string, force bool) (si
 	}
 	client := adminClient(cfg)
 	direct := false
-	size, schema, err := writeFileAtomic(out, force, func(w io.Writer) (int64, error) {
+	size, schema, err := writeFileAtomic(ctx, out, force, func(w io.Writer) (int64, error) {
 		n, dialErr := client.Stream(ctx, opBackup, nil, w, nil)
 		if !admin.Unreachable(dialErr) {
 			return n, dialErr

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -167,12 +169,30 @@ func (a *app) run(ctx context.Context) error {
 		a.store.Close()
 		return err
 	}
+	// So is the monitoring listener, before any part starts.
+	var httpListener net.Listener
+	if addr := a.cfg.HTTP.Listen; addr != "" {
+		if httpListener, err = monitor.Listen(addr); err != nil {
+			a.store.Close()
+			return fmt.Errorf("http: %w", err)
+		}
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	fatal := make(chan error, 1)
+	var runningMu sync.Mutex
+	running := map[string]bool{}
 	goPart := func(name string, fn func(context.Context) error) {
+		runningMu.Lock()
+		running[name] = true
+		runningMu.Unlock()
 		wg.Go(func() {
+			defer func() {
+				runningMu.Lock()
+				delete(running, name)
+				runningMu.Unlock()
+			}()
 			if err := fn(runCtx); err != nil && runCtx.Err() == nil {
 				select {
 				case fatal <- fmt.Errorf("%s: %w", name, err):
@@ -185,9 +205,9 @@ func (a *app) run(ctx context.Context) error {
 	goPart("sender", a.sender.Run)
 	goPart("scheduler", a.scheduler.Run)
 	goPart("admin", a.listenAdmin())
-	if addr := a.cfg.HTTP.Listen; addr != "" {
+	if httpListener != nil {
 		goPart("http", func(ctx context.Context) error {
-			return monitor.Serve(ctx, addr, a.monitorHandler(), a.log.With("part", "http"))
+			return monitor.ServeListener(ctx, httpListener, a.monitorHandler(), a.log.With("part", "http"))
 		})
 	}
 	if serveWebhook != nil {
@@ -202,20 +222,25 @@ func (a *app) run(ctx context.Context) error {
 	a.log.Info("danvan stopping")
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
+	var closeErr error
 	select {
 	case <-done:
 		if err := a.store.Close(); err != nil {
-			return fmt.Errorf("close store: %w", err)
+			closeErr = fmt.Errorf("close store: %w", err)
 		}
 	case <-time.After(shutdownGrace):
 		// bbolt commits are atomic: leaving now loses nothing committed.
-		a.log.Warn("parts did not stop in time; exiting anyway")
+		runningMu.Lock()
+		late := slices.Sorted(maps.Keys(running))
+		runningMu.Unlock()
+		a.log.Warn("parts did not stop in time; exiting anyway", "parts", late)
 	}
+	// Why the bot stopped comes first; a failed close after it.
 	select {
 	case err := <-fatal:
-		return err
+		return errors.Join(err, closeErr)
 	default:
-		return nil
+		return closeErr
 	}
 }
 

@@ -6,9 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"danvan/admin"
@@ -23,6 +26,9 @@ import (
 // importColumns are the columns of a unit file; ma, ten and loai are
 // required.
 var importColumns = []string{"ma", "ten", "loai", "ma_cap_tren", "dia_ban"}
+
+// importTimeout bounds an import: a whole province's units take seconds.
+const importTimeout = 10 * time.Minute
 
 // importUnitsCommand runs "danvan import-units [-config FILE] units.csv|units.xlsx":
 // every unit in the file is created or updated by code, all or nothing.
@@ -60,7 +66,12 @@ func importUnitsCommand(args []string, stdout, stderr io.Writer, environ []strin
 	}
 	// The running bot imports when it answers on the admin socket;
 	// otherwise the store is opened here.
-	ctx := context.Background()
+	// Ctrl-C stops the wait; a bot that accepts and never answers does
+	// not hang the command for ever.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, importTimeout)
+	defer cancel()
 	req := importArgs{File: filepath.Base(file), Rows: rows, Problems: problems}
 	var reply importReply
 	err = adminClient(cfg).Call(ctx, opImportUnits, req, &reply)

@@ -250,7 +250,7 @@ func TestLoadProblems(t *testing.T) {
 			file: "[telegram]\nmode = \"webhook\"\n[http]\nlisten = \"127.0.0.1:9090\"\n[webhook]\nlisten = \"127.0.0.1:9090\"\npublic_url = \"https://bot.example.vn:9443/tg\"\nsecret_token = \"s3cret with spaces\"\n",
 			env:  withToken(),
 			wants: []want{
-				{key: "webhook.listen", line: 6, msg: `"127.0.0.1:9090" is also http.listen`},
+				{key: "webhook.listen", line: 6, msg: `"127.0.0.1:9090" and http.listen "127.0.0.1:9090" bind the same port`},
 				{key: "webhook.public_url", line: 7, msg: "uses port 9443: Telegram posts only to 443, 80, 88 or 8443"},
 				{key: "webhook.secret_token", line: 8, msg: "has a character other than"},
 			},
@@ -272,6 +272,12 @@ func TestLoadProblems(t *testing.T) {
 				{key: "backup.dir", line: 6, msg: "is empty"},
 				{key: "backup.keep", line: 7, msg: "0 is out of range: want 1 to 1000"},
 			},
+		},
+		{
+			name:  "webhook and monitoring on one port, one of them a wildcard",
+			file:  "[telegram]\nmode = \"webhook\"\n[http]\nlisten = \":9090\"\n[webhook]\nlisten = \"127.0.0.1:9090\"\npublic_url = \"https://bot.example.vn/tg\"\nsecret_token = \"s3cret\"\n",
+			env:   withToken(),
+			wants: []want{{key: "webhook.listen", line: 6, msg: `bind the same port`}},
 		},
 		{
 			name:  "a backup schedule that never comes",

@@ -84,8 +84,8 @@ func validate(cfg *Config, needToken bool) []Problem {
 			report("webhook.listen", `is empty: webhook mode needs host:port, e.g. "127.0.0.1:8443"`)
 		} else if msg := checkListen(wh.Listen); msg != "" {
 			report("webhook.listen", "%s", msg)
-		} else if wh.Listen == cfg.HTTP.Listen {
-			report("webhook.listen", "%q is also http.listen: give each its own port", wh.Listen)
+		} else if sameListen(wh.Listen, cfg.HTTP.Listen) {
+			report("webhook.listen", "%q and http.listen %q bind the same port: give each its own", wh.Listen, cfg.HTTP.Listen)
 		}
 		if msg := checkPublicURL(wh.PublicURL); msg != "" {
 			report("webhook.public_url", "%s", msg)
@@ -300,4 +300,22 @@ func shortDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
+}
+
+// sameListen reports whether two listen addresses would clash: the same
+// port, and the same host or either a wildcard ("", 0.0.0.0, ::).
+func sameListen(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil {
+		return a == b
+	}
+	if pa != pb {
+		return false
+	}
+	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ha == hb || wild(ha) || wild(hb)
 }

@@ -44,13 +44,33 @@ func Handler(reg *prometheus.Registry, checks ...Check) http.Handler {
 	return mux
 }
 
-// Serve listens on addr and serves h until ctx is cancelled.
+// Serve binds addr and serves h there until ctx is cancelled.
 func Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger) error {
+	ln, err := Listen(addr)
+	if err != nil {
+		return err
+	}
+	return ServeListener(ctx, ln, h, log)
+}
+
+// Listen binds addr for ServeListener: a caller binds first, so that a
+// port in use stops the start before anything else runs.
+func Listen(addr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	return ln, nil
+}
+
+// ServeListener serves h on ln until ctx is cancelled, then shuts down
+// within a second.
+func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
+	srv := &http.Server{
+		Handler: h, ReadHeaderTimeout: 5 * time.Second,
+		// Scrapes and health checks are small and quick.
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+	}
 	log.Info("serving /healthz and /metrics", "addr", ln.Addr().String())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
