@@ -215,12 +215,12 @@ func TestImportUnitsBrokenFiles(t *testing.T) {
 		{
 			name:  "unknown column",
 			body:  "ma,ten,loai,ghichu\nNEW-1,Ban công tác Mặt trận thôn Mới Toanh,mttq,x\n",
-			wants: []string{"có 1 lỗi", `dòng 1: cột không được hỗ trợ "ghichu"`},
+			wants: []string{"có 1 lỗi", `dòng 1: không hỗ trợ cột "ghichu"`},
 		},
 		{
 			name:  "a stored unit moved under its own descendant",
 			body:  importHeader + newUnitLine + "08-MTTQ,Ủy ban MTTQ Việt Nam tỉnh Tuyên Quang,mttq,02494-PHUNU,08\n",
-			wants: []string{"có 1 lỗi", "dòng 3: đơn vị 08-MTTQ nằm dưới chính nó"},
+			wants: []string{"có 1 lỗi", "dòng 3: đơn vị 08-MTTQ nằm dưới chính đơn vị này"},
 		},
 		{
 			// Blank lines and a quoted name over two lines still count.

@@ -679,7 +679,7 @@ func TestFanOutReportNamesTheUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := h.one()
-	if r.ChatID != adminID || !strings.Contains(r.Action.Text, "Delivery finished") ||
+	if r.ChatID != adminID || !strings.Contains(r.Action.Text, "Finished sending") ||
 		!strings.Contains(r.Action.Text, "2 received") || !strings.Contains(r.Action.Text, "Lò Văn Páo") {
 		t.Errorf("report %+v, want it in English to the admin, naming Lò Văn Páo", r)
 	}

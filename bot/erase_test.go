@@ -276,7 +276,7 @@ func (w *eraseWorld) erase(t *testing.T) string {
 		}
 	}
 	if len(q.Action.Buttons) != 1 || q.Action.Buttons[0][0].Text != "Xóa dữ liệu" || q.Action.Buttons[0][1].Text != "Hủy" ||
-		!strings.Contains(q.Action.Text, "Quyền quản trị của bạn cũng bị thu hồi") {
+		!strings.Contains(q.Action.Text, "Quyền quản trị của anh/chị cũng bị thu hồi") {
 		t.Fatalf("question %+v, want Xóa dữ liệu / Hủy, telling an admin she loses the rights", q.Action)
 	}
 	w.flush()
@@ -288,7 +288,7 @@ func (w *eraseWorld) erase(t *testing.T) string {
 		}
 	}
 	if len(goodbye) != 2 || goodbye[0].Action.Kind != store.ActEditText || goodbye[0].Action.MessageID != 9600 ||
-		!strings.Contains(goodbye[0].Action.Text, "Đã xóa dữ liệu của bạn") || goodbye[1].Action.Kind != store.ActAnswer {
+		!strings.Contains(goodbye[0].Action.Text, "Đã xóa dữ liệu của anh/chị") || goodbye[1].Action.Kind != store.ActAnswer {
 		t.Fatalf("after Xóa dữ liệu: %+v, want the goodbye edit and the answer", goodbye)
 	}
 	for _, r := range goodbye {
@@ -316,7 +316,7 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 	auditBefore := len(h.simAudit())
 
 	pseudonym := w.erase(t)
-	if !regexp.MustCompile(`^Người dùng đã xóa #\d+$`).MatchString(pseudonym) {
+	if !regexp.MustCompile(`^Người dùng #\d+ \(đã xóa dữ liệu\)$`).MatchString(pseudonym) {
 		t.Fatalf("Xuyến's audit entries are by %q, want a pseudonym", pseudonym)
 	}
 
@@ -425,7 +425,7 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 	x := person(xuyenID, "vi")
 	for _, tt := range []struct{ text, want, not string }{
 		{"/start", "Xin chào Người Dùng", "quản trị viên</b>"},
-		{"/donvi", "Bạn chưa thuộc đơn vị nào", ""},
+		{"/donvi", "Anh/chị chưa thuộc đơn vị nào", ""},
 		{"/nhatky", "chỉ dành cho quản trị viên", "Nhật ký"},
 	} {
 		h.apply(h.text(x, private(xuyenID), tt.text))

@@ -156,7 +156,7 @@ func TestLinkGroupAsksTelegramFirst(t *testing.T) {
 		{"admin, group administrator", adminID, "administrator", true, "Đã liên kết nhóm"},
 		{"head, plain group member", headU, "member", false, "Chỉ quản trị viên của nhóm này mới liên kết được"},
 		{"admin, plain group member", adminID, "member", false, "Chỉ quản trị viên của nhóm này mới liên kết được"},
-		{"head, Telegram could not say", headU, "", false, "Chưa kiểm tra được quyền của bạn trong nhóm"},
+		{"head, Telegram could not say", headU, "", false, "Chưa kiểm tra được quyền của anh/chị trong nhóm"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

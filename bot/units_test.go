@@ -173,7 +173,7 @@ func TestAddUnitAsHead(t *testing.T) {
 	}
 	// A top-level unit: admins only; the wizard asks again.
 	h.apply(h.text(head, chat, "/themdonvi Ban Y | khac | không"))
-	if r := h.one(); !strings.Contains(r.Action.Text, "Chỉ quản trị viên được tạo đơn vị gốc") {
+	if r := h.one(); !strings.Contains(r.Action.Text, "Chỉ quản trị viên mới được tạo đơn vị gốc") {
 		t.Errorf("head creating a top-level unit: %q", r.Action.Text)
 	}
 	var count int
@@ -299,7 +299,7 @@ func TestInviteLifecycle(t *testing.T) {
 	code := invite(t, h, head, tr.child.Code)
 	joiner := &User{ID: 6001, FirstName: "páo", LanguageCode: "vi"}
 	h.apply(h.text(joiner, private(joiner.ID), "/start "+code))
-	if r := h.one(); !strings.Contains(r.Action.Text, "Chào mừng bạn tham gia <b>Hội LHPN xã Thái Bình</b>") || !strings.Contains(r.Action.Text, "họ và tên") {
+	if r := h.one(); !strings.Contains(r.Action.Text, "Chào mừng anh/chị tham gia <b>Hội LHPN xã Thái Bình</b>") || !strings.Contains(r.Action.Text, "họ và tên") {
 		t.Fatalf("join: %q", r.Action.Text)
 	}
 	if got := h.role(joiner.ID, tr.child.ID); got != store.RoleMember {

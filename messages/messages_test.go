@@ -219,6 +219,7 @@ var samples = []struct {
 	{"confirm_announcement_document", ConfirmAnnouncement{Unit: "Hội LHPN xã Thái Bình", People: 12, Groups: 1, Takes: 2 * time.Second, Preview: "Kế hoạch quý IV", Attachment: "document", FileName: "ke-hoach.pdf"}, false},
 	{"announcement", Announcement{Unit: "Ủy ban MTTQ xã Thái Bình", Text: "Mời dự họp giao ban lúc 8 giờ."}, false},
 	{"announcement_sending", AnnouncementSending{Unit: "Ủy ban MTTQ xã Thái Bình", People: 1, Groups: 0, Takes: 0}, false},
+	{"announcement_sending_long", AnnouncementSending{Unit: "Ủy ban MTTQ xã Thái Bình", People: 2000, Groups: 3, Takes: 67 * time.Second}, false},
 	{"recall_started", RecallStarted{Sent: 1990, Cancelled: 10}, false},
 	{"recall_report", RecallReport{Removed: 1985, Failed: 5}, false},
 	{"bad_count", BadCount{Arg: "abc"}, false},

@@ -30,7 +30,7 @@ type AuditEntry struct {
 	At  time.Time `json:"at"`
 	// ActorID is the person's Telegram id (0 for the command line or an
 	// erased person); ActorName their name at the time, "CLI", or a
-	// pseudonym such as "Người dùng đã xóa #12".
+	// pseudonym such as "Người dùng #12 (đã xóa dữ liệu)".
 	ActorID   int64  `json:"actor_id,omitempty"`
 	ActorName string `json:"actor_name"`
 	Action    string `json:"action"`

@@ -133,7 +133,7 @@ var noPersonalData = [][]byte{
 
 // ErasePerson removes the person's data from every record that keeps it,
 // and returns the pseudonym that stands for them in the records that must
-// stay ("Người dùng đã xóa #12"). Erasure overrides any retention period.
+// stay ("Người dùng #12 (đã xóa dữ liệu)"). Erasure overrides any retention period.
 func (tx *Tx) ErasePerson(userID int64, names, own []string, pseudonym func(n uint64) string, at time.Time) (string, error) {
 	n, err := tx.bucket(bucketMeta).NextSequence()
 	if err != nil {

@@ -49,7 +49,7 @@ func enqueueReply(t *testing.T, s *Store, group int64) OutboxRow {
 func erase(t *testing.T, s *Store, at time.Time) {
 	t.Helper()
 	err := s.Update(ctx, func(tx *Tx) error {
-		_, err := tx.ErasePerson(erasedID, []string{erasedName}, nil, func(n uint64) string { return fmt.Sprintf("Người dùng đã xóa #%d", n) }, at)
+		_, err := tx.ErasePerson(erasedID, []string{erasedName}, nil, func(n uint64) string { return fmt.Sprintf("Người dùng #%d (đã xóa dữ liệu)", n) }, at)
 		return err
 	})
 	if err != nil {
@@ -340,7 +340,7 @@ func TestBrokenRowStopsNeitherMigrationNorErasure(t *testing.T) {
 		return nil
 	})
 	err = s.Update(ctx, func(tx *Tx) error {
-		_, err := tx.ErasePerson(person, []string{"Nguyễn Văn A"}, nil, func(n uint64) string { return "Người dùng đã xóa #1" }, at)
+		_, err := tx.ErasePerson(person, []string{"Nguyễn Văn A"}, nil, func(n uint64) string { return "Người dùng #1 (đã xóa dữ liệu)" }, at)
 		return err
 	})
 	if err != nil {
