@@ -97,9 +97,18 @@ func (b *Bot) Receive(ctx context.Context, u Update) error {
 
 // collect applies what Receive hands over until ctx ends. Every arrival it
 // takes is answered. It is run by runWebhook.
-func (b *Bot) collect(ctx context.Context) {
+// startCollector publishes a collector, so that Receive takes requests
+// from the moment it returns, and runs it until ctx ends; done is closed
+// then.
+func (b *Bot) startCollector(ctx context.Context) (done <-chan struct{}) {
 	c := &collector{arrivals: make(chan arrival), stopped: make(chan struct{})}
 	b.inbox.current.Store(c)
+	closed := make(chan struct{})
+	go func() { defer close(closed); b.collect(ctx, c) }()
+	return closed
+}
+
+func (b *Bot) collect(ctx context.Context, c *collector) {
 	defer func() {
 		b.inbox.current.CompareAndSwap(c, nil)
 		close(c.stopped)
@@ -161,8 +170,7 @@ func (b *Bot) runWebhook(ctx context.Context, m Messenger, w Webhook) error {
 	if err := b.store.Update(ctx, func(tx *store.Tx) error { return tx.ClearOffset() }); err != nil {
 		return err
 	}
-	done := make(chan struct{})
-	go func() { defer close(done); b.collect(ctx) }()
+	done := b.startCollector(ctx)
 	defer func() { <-done }()
 	// Updates may arrive before setWebhook answers (a webhook left by the
 	// previous run): the collector is already taking them.

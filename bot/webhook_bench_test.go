@@ -35,12 +35,8 @@ func BenchmarkWebhookUpdates(b *testing.B) {
 			}
 			bot.SetIdentity(Identity{ID: botID, Username: "danvan_test_bot"})
 			runCtx, cancel := context.WithCancel(context.Background())
-			collected := make(chan struct{})
-			go func() { defer close(collected); bot.collect(runCtx) }()
+			collected := bot.startCollector(runCtx)
 			defer func() { cancel(); <-collected }()
-			for bot.inbox.current.Load() == nil {
-				time.Sleep(time.Millisecond)
-			}
 			var next atomic.Int64
 			b.SetParallelism(40) // 40 × GOMAXPROCS goroutines: at least max_connections
 			b.ResetTimer()

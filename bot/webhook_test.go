@@ -160,10 +160,8 @@ func TestReceiveSharesCommits(t *testing.T) {
 		}})
 	})
 	runCtx, cancel := context.WithCancel(context.Background())
-	collected := make(chan struct{})
-	go func() { defer close(collected); h.bot.collect(runCtx) }()
+	collected := h.bot.startCollector(runCtx)
 	defer func() { cancel(); <-collected }()
-	waitFor(t, "the collector", func() bool { return h.bot.inbox.current.Load() != nil })
 
 	first := make(chan error, 1)
 	slow := h.text(person(userID, "vi"), private(userID), "/cho")
@@ -210,10 +208,8 @@ func TestReceiveSharesCommits(t *testing.T) {
 func TestReceiveReportsStoreErrors(t *testing.T) {
 	h := newHarness(t)
 	runCtx, cancel := context.WithCancel(context.Background())
-	collected := make(chan struct{})
-	go func() { defer close(collected); h.bot.collect(runCtx) }()
+	collected := h.bot.startCollector(runCtx)
 	defer func() { cancel(); <-collected }()
-	waitFor(t, "the collector", func() bool { return h.bot.inbox.current.Load() != nil })
 	h.store.Close()
 	err := h.bot.Receive(ctx, h.text(person(userID, "vi"), private(userID), "/id"))
 	if err == nil || errors.Is(err, ErrNotReady) {
