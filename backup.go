@@ -72,6 +72,9 @@ func newBackupJob(j backupJob, reg prometheus.Registerer) *backupJob {
 
 // addBackupJob registers the metrics and, when [backup] schedule is set,
 // the job.
+// backupRetry is how soon a failed scheduled backup is tried again.
+const backupRetry = time.Hour
+
 func (a *app) addBackupJob() error {
 	j := newBackupJob(backupJob{
 		store: a.store, clock: a.clock, loc: a.cfg.Location(), log: a.log.With("part", "backup"),
@@ -80,7 +83,13 @@ func (a *app) addBackupJob() error {
 	if a.cfg.Backup.Schedule == "" {
 		return nil
 	}
-	return a.scheduler.Add(scheduler.Job{Name: "backup", Spec: a.cfg.Backup.Schedule, Run: j.run})
+	return a.scheduler.Add(j.scheduled(a.cfg.Backup.Schedule))
+}
+
+// scheduled is the job on its schedule. A failed backup (a full disk, an
+// unmounted drive) is tried again every hour rather than a day later.
+func (j *backupJob) scheduled(spec string) scheduler.Job {
+	return scheduler.Job{Name: "backup", Spec: spec, Run: j.run, Retry: backupRetry}
 }
 
 // run takes one backup; its error is logged by the scheduler.

@@ -640,8 +640,9 @@ func TestAdminSocketLifecycle(t *testing.T) {
 
 // TestScheduledBackups runs the backup job on its schedule in virtual
 // time: a copy a day at 02:00 in Vietnam, the oldest pruned to keep; then
-// three failures, counted, and the admins told once each in their
-// language; then the recovery, told once too.
+// two days of failures, tried again every hour, counted, and the admins
+// told once each in their language; then the recovery at the next hourly
+// try, told once too.
 func TestScheduledBackups(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		hcm, err := time.LoadLocation("Asia/Ho_Chi_Minh")
@@ -676,7 +677,7 @@ func TestScheduledBackups(t *testing.T) {
 			dir: dir, keep: 3, notify: b.NotifyAdmins,
 		}, reg)
 		sched := scheduler.New(st, clock.Real{}, hcm, slog.New(slog.DiscardHandler))
-		if err := sched.Add(scheduler.Job{Name: "backup", Spec: "0 2 * * *", Run: job.run}); err != nil {
+		if err := sched.Add(job.scheduled("0 2 * * *")); err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
@@ -754,8 +755,10 @@ func TestScheduledBackups(t *testing.T) {
 		os.Rename(dir, aside)
 		os.WriteFile(dir, []byte("x"), 0o600)
 		until(day(9))
-		if got := metricValue(t, reg, "danvan_backup_failures_total"); got != 3 {
-			t.Errorf("failures counted: %v, want 3", got)
+		// Day 7 02:00, then every hour until day 9 02:00.
+		const failures = 49
+		if got := metricValue(t, reg, "danvan_backup_failures_total"); got != failures {
+			t.Errorf("failures counted: %v, want %d", got, failures)
 		}
 		news := adminNews()
 		if len(news) != 2 || !strings.HasPrefix(news[0], "1001: ⚠️ <b>Sao lưu dữ liệu tự động không thành công</b> (Thứ Sáu, 07/01/2000 02:00)") ||
@@ -763,8 +766,8 @@ func TestScheduledBackups(t *testing.T) {
 			t.Errorf("admins told %q, want each told once, in their language, of the first failure", news)
 		}
 		st.View(context.Background(), func(tx *store.Tx) error {
-			if f, ok := tx.BackupFailures(); !ok || f.Count != 3 || !f.Since.Equal(day(7)) {
-				t.Errorf("failure streak %+v, want 3 since day 7", f)
+			if f, ok := tx.BackupFailures(); !ok || f.Count != failures || !f.Since.Equal(day(7)) {
+				t.Errorf("failure streak %+v, want %d since day 7", f, failures)
 			}
 			return nil
 		})
@@ -774,14 +777,14 @@ func TestScheduledBackups(t *testing.T) {
 		os.Rename(aside, dir)
 		until(day(11))
 		news = adminNews()
-		if len(news) != 4 || !strings.HasPrefix(news[2], "1001: ✅ Sao lưu dữ liệu tự động đã thành công trở lại (Thứ Hai, 10/01/2000 02:00), sau 3 lần không thành công") ||
+		if len(news) != 4 || !strings.HasPrefix(news[2], "1001: ✅ Sao lưu dữ liệu tự động đã thành công trở lại (Chủ Nhật, 09/01/2000 03:00), sau 49 lần không thành công") ||
 			!strings.HasPrefix(news[3], "2002: ✅ Automatic backups work again") {
 			t.Errorf("admins told %q, want the failure and then the recovery once each", news)
 		}
 		if got := backups(); len(got) != 4 || got[2] != "danvan-20000111-020000.db" {
 			t.Errorf("after the recovery: %v, want the three newest and the other copy", got)
 		}
-		if got, want := metricValue(t, reg, "danvan_backup_failures_total"), 3.0; got != want {
+		if got, want := metricValue(t, reg, "danvan_backup_failures_total"), float64(failures); got != want {
 			t.Errorf("failures counted: %v, want %v", got, want)
 		}
 		if got := metricValue(t, reg, "danvan_backup_last_success_timestamp_seconds"); got != float64(day(11).Unix()) {

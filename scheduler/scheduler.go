@@ -27,12 +27,28 @@ type Job struct {
 	// ("@every 1m", "@daily"), read in the scheduler's time zone.
 	Spec string
 	Run  func(ctx context.Context, due time.Time) error
+	// Retry, if not 0, runs a failed run again this long after it failed
+	// (and again, until it succeeds or the next time comes): its
+	// watermark stays, so a restart meanwhile runs it too. 0 leaves a
+	// failed run to the next time.
+	Retry time.Duration
 }
 
 type job struct {
 	Job
 	schedule cron.Schedule
 	last     time.Time // the due time of the last completed run
+	retryAt  time.Time // when a failed run is tried again (zero: none)
+}
+
+// nextRun is when the job runs next: its next time, or later when a
+// failed run waits for its retry; zero: never.
+func (j *job) nextRun() time.Time {
+	due := j.schedule.Next(j.last)
+	if !due.IsZero() && j.retryAt.After(due) {
+		return j.retryAt
+	}
+	return due
 }
 
 // Scheduler runs jobs.
@@ -111,13 +127,13 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		now := s.clock.Now()
 		var next time.Time
 		for _, j := range s.jobs {
-			due := j.schedule.Next(j.last)
+			due := j.nextRun()
 			if due.IsZero() {
 				continue // never comes
 			}
 			if !due.After(now) {
 				s.run(ctx, j, now)
-				if due = j.schedule.Next(j.last); due.IsZero() {
+				if due = j.nextRun(); due.IsZero() {
 					continue
 				}
 			}
@@ -147,9 +163,18 @@ func (s *Scheduler) run(ctx context.Context, j *job, now time.Time) {
 		if ctx.Err() != nil {
 			return
 		}
+		if j.Retry > 0 {
+			// Again after Retry, or at the next time if that comes first.
+			j.retryAt = now.Add(j.Retry)
+			if next := j.schedule.Next(now); !next.IsZero() && next.Before(j.retryAt) {
+				j.retryAt = next
+			}
+			s.log.Error("scheduled job failed; trying again later", "job", j.Name, "due", due, "retry_at", j.retryAt, "err", err)
+			return
+		}
 		s.log.Error("scheduled job failed", "job", j.Name, "due", due, "err", err)
 	}
-	j.last = due
+	j.last, j.retryAt = due, time.Time{}
 	err := s.store.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
 		return tx.PutJobState(store.JobState{Name: j.Name, LastRun: due})
 	})

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -169,5 +170,60 @@ func TestWatermarkAheadOfTheClockCountsFromNow(t *testing.T) {
 		if got := r.runs(); len(got) != 2 {
 			t.Errorf("%d runs in 2 minutes, want 2: %v", len(got), got)
 		}
+	})
+}
+
+// A failed run with Retry is tried again after Retry, until it succeeds;
+// the watermark moves only then.
+func TestFailedRunIsRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st, err := store.Open(filepath.Join(t.TempDir(), "s.db"), store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		var mu sync.Mutex
+		var runs []time.Time
+		failures := 2
+		s := New(st, clock.Real{}, time.UTC, slog.New(slog.DiscardHandler))
+		err = s.Add(Job{Name: "daily", Spec: "@every 24h", Retry: time.Hour, Run: func(_ context.Context, due time.Time) error {
+			mu.Lock()
+			defer mu.Unlock()
+			runs = append(runs, time.Now())
+			if failures > 0 {
+				failures--
+				return errors.New("disk full")
+			}
+			return nil
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		begin := time.Now()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { s.Run(ctx); close(done) }()
+		time.Sleep(27 * time.Hour)
+		synctest.Wait()
+		cancel()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		want := []time.Duration{24 * time.Hour, 25 * time.Hour, 26 * time.Hour}
+		if len(runs) != len(want) {
+			t.Fatalf("%d runs, want %d (a failure, a failed retry, a retry that works): %v", len(runs), len(want), runs)
+		}
+		for i, at := range runs {
+			if got := at.Sub(begin); got != want[i] {
+				t.Errorf("run %d after %v, want %v", i, got, want[i])
+			}
+		}
+		st.View(context.Background(), func(tx *store.Tx) error {
+			js, _ := tx.JobState("daily")
+			if !js.LastRun.Equal(begin.Add(24 * time.Hour)) {
+				t.Errorf("watermark %v, want the due time that finally ran", js.LastRun)
+			}
+			return nil
+		})
 	})
 }
