@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -27,6 +28,15 @@ import (
 // required.
 var importColumns = []string{"ma", "ten", "loai", "ma_cap_tren", "dia_ban"}
 
+// importAliases are other titles the columns go by in existing lists;
+// titles are compared as table.Key makes them ("Tên đơn vị" is
+// "ten_don_vi").
+var importAliases = map[string]string{"ten_don_vi": "ten", "ma_don_vi": "ma"}
+
+// ignoredColumns may be in a unit file and are not read: "stt", the row
+// number of Vietnamese lists.
+var ignoredColumns = []string{"stt"}
+
 // importTimeout bounds an import: a whole province's units take seconds.
 const importTimeout = 10 * time.Minute
 
@@ -36,11 +46,12 @@ func importUnitsCommand(args []string, stdout, stderr io.Writer, environ []strin
 	fs := flag.NewFlagSet("import-units", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "configuration file (TOML); default: built-in defaults")
+	sheet := fs.String("sheet", "", "workbook sheet to read; default: the one open when the file was saved")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: danvan import-units [-config FILE] units.csv|units.xlsx")
+		fmt.Fprintln(stderr, "usage: danvan import-units [-config FILE] [-sheet NAME] units.csv|units.xlsx")
 		return 2
 	}
 	cfg, ok := loadConfigFile("import-units", *path, stderr, environ, false)
@@ -56,11 +67,14 @@ func importUnitsCommand(args []string, stdout, stderr io.Writer, environ []strin
 	p := catalog.For(lang)
 	file := fs.Arg(0)
 
-	rows, problems, err := readUnitFile(file, places.Default())
+	t, err := table.ReadFile(file, table.Options{Sheet: *sheet, Aliases: importAliases})
 	if err != nil {
-		fmt.Fprintf(stderr, "danvan: %s: %v\n", file, err)
-		return 1
+		return printReadError(stderr, p, file, err)
 	}
+	if len(t.Sheets) > 1 {
+		fmt.Fprintln(stdout, p.Text(messages.ImportSheet{Sheet: t.Sheet, Sheets: t.Sheets, Chosen: *sheet != ""}))
+	}
+	rows, problems := unitRows(t, places.Default())
 	if rows == nil { // the columns are wrong: no line can be read, and the store is not touched
 		return printImportProblems(stderr, p, file, problems)
 	}
@@ -136,54 +150,151 @@ func printImportProblems(stderr io.Writer, p messages.Printer, file string, prob
 	return 1
 }
 
-// readUnitFile reads and checks the columns and places of a unit file;
-// the rest is checked against the store by ImportUnits.
-func readUnitFile(file string, dir *places.Directory) ([]store.ImportRow, []messages.ImportProblem, error) {
-	header, rows, err := table.ReadFile(file)
-	if err != nil {
-		return nil, nil, err
+// printReadError tells that a file could not be read, in the catalog's
+// words when table says why; it returns the exit status.
+func printReadError(stderr io.Writer, p messages.Printer, file string, err error) int {
+	var te *table.Error
+	if !errors.As(err, &te) {
+		fmt.Fprintf(stderr, "danvan: %s: %v\n", file, err)
+		return 1
 	}
+	fmt.Fprintln(stderr, p.Text(messages.ImportFailed{File: filepath.Base(file), Problems: 1, Unread: te.Line == 0}))
+	fmt.Fprintln(stderr, "  "+p.Text(messages.ImportFileProblem{Line: te.Line, Problem: string(te.Problem), Value: te.Value, List: te.List}))
+	return 1
+}
+
+// unitRows checks the columns and places of a unit file; the rest is
+// checked against the store by ImportUnits. Rows is nil when the columns
+// are wrong.
+func unitRows(t *table.Table, dir *places.Directory) ([]store.ImportRow, []messages.ImportProblem) {
 	var problems []messages.ImportProblem
 	known := map[string]bool{}
-	for _, h := range header {
+	for i, h := range t.Header {
 		known[h] = true
-		if h != "" && !slices.Contains(importColumns, h) {
-			problems = append(problems, messages.ImportProblem{Line: 1, Problem: "unknown_column", Value: h})
+		if h != "" && !slices.Contains(importColumns, h) && !slices.Contains(ignoredColumns, h) {
+			problems = append(problems, messages.ImportProblem{Line: t.HeaderLine, Problem: "unknown_column", Value: t.Titles[i]})
 		}
 	}
 	for _, h := range importColumns[:3] {
 		if !known[h] {
-			problems = append(problems, messages.ImportProblem{Line: 1, Problem: "missing_column", Value: h})
+			problems = append(problems, messages.ImportProblem{Line: t.HeaderLine, Problem: "missing_column", Value: h})
 		}
 	}
 	if len(problems) > 0 {
-		return nil, problems, nil
+		return nil, problems
 	}
-	out := make([]store.ImportRow, 0, len(rows))
-	for _, r := range rows {
+	out := make([]store.ImportRow, 0, len(t.Rows))
+	var cells []placeCell
+	for _, r := range t.Rows {
+		if slices.IndexFunc(importColumns, func(c string) bool { return r.Get(c) != "" }) < 0 {
+			continue // only ignored columns, as a numbered row with nothing else
+		}
 		row := store.ImportRow{
 			Line: r.Line, Code: names.Clean(r.Get("ma")), Name: names.Clean(r.Get("ten")),
 			Kind: strings.ToLower(names.Clean(r.Get("loai"))), ParentCode: names.Clean(r.Get("ma_cap_tren")),
 			Place:      names.Clean(r.Get("dia_ban")),
 			KeepParent: !known["ma_cap_tren"], KeepPlace: !known["dia_ban"],
 		}
-		if row.Place != "" && !validPlace(dir, row.Place) {
-			problems = append(problems, messages.ImportProblem{Line: r.Line, Problem: "unknown_place", Value: row.Place})
-			row.Place = "" // reported; the rest of the line is still checked
+		if row.Place != "" {
+			cells = append(cells, placeCell{row: len(out), candidates: placeCandidates(dir, row.Place)})
 		}
 		out = append(out, row)
 	}
-	return out, problems, nil
+	return out, append(problems, resolvePlaces(dir, out, cells)...)
 }
 
-// validPlace accepts an official code, or "<commune code>/<village name>".
-func validPlace(dir *places.Directory, place string) bool {
-	commune, village, isVillage := strings.Cut(place, "/")
-	p, ok := dir.Lookup(strings.TrimSpace(commune))
-	if !isVillage {
-		return ok
+// resolvePlaces writes each row's place as its official code, or reports
+// it and clears it, so the rest of the line is still checked. A number
+// Excel shortened may fit a province and a commune ("8": 08 or 00008);
+// the file's other places tell which province it is about.
+func resolvePlaces(dir *places.Directory, rows []store.ImportRow, cells []placeCell) []messages.ImportProblem {
+	var problems []messages.ImportProblem
+	provinces := map[string]bool{}
+	for _, pc := range cells {
+		if len(pc.candidates) == 1 {
+			provinces[provinceOf(dir, pc.candidates[0])] = true
+		}
 	}
-	return ok && p.Parent != "" && names.Clean(village) != ""
+	for _, pc := range cells {
+		row := &rows[pc.row]
+		c := pc.candidates
+		if len(c) > 1 {
+			c = slices.DeleteFunc(slices.Clone(c), func(code string) bool { return !provinces[provinceOf(dir, code)] })
+		}
+		switch {
+		case len(pc.candidates) == 0:
+			problems = append(problems, messages.ImportProblem{Line: row.Line, Problem: "unknown_place", Value: row.Place})
+			row.Place = ""
+		case len(c) != 1:
+			number, _ := strconv.Atoi(communePart(row.Place))
+			problems = append(problems, messages.ImportProblem{Line: row.Line, Problem: "ambiguous_place", Value: row.Place, Other: number})
+			row.Place = ""
+		default:
+			if _, village, isVillage := strings.Cut(row.Place, "/"); isVillage {
+				row.Place = c[0] + "/" + village
+			} else {
+				row.Place = c[0]
+			}
+		}
+	}
+	return problems
+}
+
+// placeCell is a row's dia_ban and the official codes it can mean.
+type placeCell struct {
+	row        int
+	candidates []string
+}
+
+func communePart(place string) string {
+	commune, _, _ := strings.Cut(place, "/")
+	return strings.TrimSpace(commune)
+}
+
+// placeCandidates returns the codes a dia_ban cell can mean: an official
+// code, or "<commune code>/<village name>" for the commune. A number that
+// is no code and does not start with 0 may be one Excel stripped of its
+// leading zeros ("02494" became 2494): padded to a province's two digits
+// or a commune's five, it means each code that exists.
+func placeCandidates(dir *places.Directory, place string) []string {
+	_, village, isVillage := strings.Cut(place, "/")
+	if isVillage && names.Clean(village) == "" {
+		return nil
+	}
+	code := communePart(place)
+	fits := func(code string) bool {
+		p, ok := dir.Lookup(code)
+		return ok && (!isVillage || p.Parent != "")
+	}
+	if _, ok := dir.Lookup(code); ok {
+		if fits(code) {
+			return []string{code}
+		}
+		return nil
+	}
+	if code == "" || code[0] == '0' || strings.Trim(code, "0123456789") != "" {
+		return nil
+	}
+	var out []string
+	for _, width := range []int{2, 5} {
+		if len(code) < width {
+			if padded := strings.Repeat("0", width-len(code)) + code; fits(padded) {
+				out = append(out, padded)
+			}
+		}
+	}
+	return out
+}
+
+// provinceOf returns the code of the province a place is in.
+func provinceOf(dir *places.Directory, code string) string {
+	for {
+		p, ok := dir.Lookup(code)
+		if !ok || p.Parent == "" {
+			return code
+		}
+		code = p.Parent
+	}
 }
 
 // loadConfigFile loads the configuration; commands that do not talk to

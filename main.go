@@ -24,8 +24,10 @@ const usage = `danvan — Trợ lý Dân vận, a Telegram bot for the Fatherlan
 Usage:
   danvan run [-config FILE]           run the bot until SIGINT/SIGTERM
   danvan check-config [-config FILE]  check the configuration file and environment
-  danvan import-units [-config FILE] units.csv|units.xlsx
-                                      create or update units from a file
+  danvan import-units [-config FILE] [-sheet NAME] units.csv|units.xlsx
+                                      create or update units from a file (CSV in
+                                      UTF-8, UTF-16 or Windows-1258; the workbook's
+                                      active sheet, or NAME)
   danvan backup [-config FILE] [-force] OUT
                                       write a consistent copy of the data to OUT,
                                       while the bot runs or not

@@ -308,8 +308,9 @@ func (Dismissed) Key() string { return "dismissed" }
 
 // ImportProblem is one bad line of a unit file, for the command line:
 // Problem is "missing_code", "missing_name", "bad_kind", "duplicate_code",
-// "unknown_parent", "cycle", "unknown_place", "missing_column",
-// "unknown_column".
+// "unknown_parent", "cycle", "unknown_place", "ambiguous_place" (Other:
+// the number Excel left of a code, which could be a province's or a
+// commune's), "missing_column", "unknown_column".
 type ImportProblem struct {
 	Line    int
 	Problem string
@@ -324,13 +325,41 @@ type ImportSummary struct{ Created, Updated, Unchanged int }
 
 func (ImportSummary) Key() string { return "import_summary" }
 
-// ImportFailed heads the list of problems: nothing was written.
+// ImportFailed heads the list of problems: nothing was written. Unread
+// says the file could not be read at all.
 type ImportFailed struct {
 	File     string
 	Problems int
+	Unread   bool
 }
 
 func (ImportFailed) Key() string { return "import_failed" }
+
+// ImportFileProblem says why a unit file cannot be read: Problem is
+// "not_table" (Value: the extension), "not_found", "denied", "unreadable"
+// (Value: the system's reason), "not_workbook" (Value: the reason),
+// "no_sheet" (Value: the sheet asked for; List: the workbook's sheets),
+// "empty" (Value: the sheet, for a workbook), "duplicate_column" (Value:
+// the column; List: the two titles), "unclosed_quote" or "bad_text"
+// (Value: the reason). Line is 0 when the file as a whole is at fault.
+type ImportFileProblem struct {
+	Line    int
+	Problem string
+	Value   string
+	List    []string
+}
+
+func (ImportFileProblem) Key() string { return "import_file_problem" }
+
+// ImportSheet says which sheet of a workbook with several was read;
+// Chosen when it was named on the command line.
+type ImportSheet struct {
+	Sheet  string
+	Sheets []string
+	Chosen bool
+}
+
+func (ImportSheet) Key() string { return "import_sheet" }
 
 // BadCode says a unit code has characters it may not have.
 type BadCode struct{ Code string }
