@@ -67,7 +67,7 @@ func importUnitsCommand(args []string, stdout, stderr io.Writer, environ []strin
 	p := catalog.For(lang)
 	file := fs.Arg(0)
 
-	t, err := table.ReadFile(file, table.Options{Sheet: *sheet, Aliases: importAliases})
+	t, err := table.ReadFile(file, table.Options{Sheet: *sheet, Aliases: importAliases, Columns: importColumns})
 	if err != nil {
 		return printReadError(stderr, p, file, err)
 	}

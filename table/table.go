@@ -69,7 +69,15 @@ type Options struct {
 	// Aliases maps column keys to the keys they stand for, as
 	// "ten_don_vi" → "ten".
 	Aliases map[string]string
+	// Columns are the keys a header is expected to have. Rows above the
+	// first one naming at least two of them (a title such as "DANH SÁCH
+	// ĐƠN VỊ", a date) are skipped; without Columns, or when no row names
+	// two, the header is the first non-blank row.
+	Columns []string
 }
+
+// titleRows is how far down a header is looked for below title rows.
+const titleRows = 10
 
 // Key returns the key of a column title: folded as [names.Fold] does
 // (lower case, no diacritics), with spaces as "_", so "Mã cấp trên",
@@ -189,7 +197,7 @@ func ReadCSV(r io.Reader, opt Options) (*Table, error) {
 	if len(records) > 0 && unclosed(text, lastLine, lastCol) {
 		return nil, &Error{Line: lastLine, Problem: UnclosedQuote}
 	}
-	return build(records, lines, opt.Aliases)
+	return build(records, lines, opt)
 }
 
 var (
@@ -288,7 +296,7 @@ func readXLSX(path string, opt Options) (*Table, error) {
 	for i := range all {
 		lines[i] = i + 1
 	}
-	t, err := build(all, lines, opt.Aliases)
+	t, err := build(all, lines, opt)
 	var e *Error
 	if errors.As(err, &e) && e.Problem == Empty {
 		e.Value = sheet
@@ -360,9 +368,10 @@ func fillMerges(rows [][]string, merges []excelize.MergeCell) {
 	}
 }
 
-// build turns records into rows keyed by the header (the first non-blank
-// record).
-func build(records [][]string, lines []int, aliases map[string]string) (*Table, error) {
+// build turns records into rows keyed by the header (see
+// Options.Columns).
+func build(records [][]string, lines []int, opt Options) (*Table, error) {
+	aliases := opt.Aliases
 	first := -1
 	for i, rec := range records {
 		if !blank(rec) {
@@ -372,6 +381,9 @@ func build(records [][]string, lines []int, aliases map[string]string) (*Table, 
 	}
 	if first < 0 {
 		return nil, &Error{Problem: Empty}
+	}
+	if h := headerRow(records, first, opt); h >= 0 {
+		first = h
 	}
 	t := &Table{
 		Header:     make([]string, len(records[first])),
@@ -413,4 +425,32 @@ func blank(rec []string) bool {
 		}
 	}
 	return true
+}
+
+// headerRow is the first record among the titleRows from first that names
+// at least two of opt.Columns; -1 when none does.
+func headerRow(records [][]string, first int, opt Options) int {
+	if len(opt.Columns) < 2 {
+		return -1
+	}
+	want := make(map[string]bool, len(opt.Columns))
+	for _, c := range opt.Columns {
+		want[c] = true
+	}
+	for i := first; i < len(records) && i < first+titleRows; i++ {
+		n := 0
+		for _, title := range records[i] {
+			key := Key(names.Clean(title))
+			if a, ok := opt.Aliases[key]; ok {
+				key = a
+			}
+			if want[key] {
+				n++
+			}
+		}
+		if n >= 2 {
+			return i
+		}
+	}
+	return -1
 }

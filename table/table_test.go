@@ -308,3 +308,45 @@ func TestReadFileErrors(t *testing.T) {
 		}
 	}
 }
+
+// A title row, a date and a blank line above the header, as people lay out
+// a list in Excel, are skipped once Columns say what a header names.
+func TestTitleRowsAboveTheHeader(t *testing.T) {
+	cols := []string{"ma", "ten", "loai", "ma_cap_tren", "dia_ban"}
+	in := "DANH SÁCH ĐƠN VỊ,,\nNgày 26/11/2026,,\n,,\nMã,Tên đơn vị,Loại\n08-MTTQ,Ủy ban MTTQ tỉnh,mttq\n"
+	tb := readString(t, in, Options{Columns: cols, Aliases: map[string]string{"ten_don_vi": "ten"}})
+	if strings.Join(tb.Header, "|") != "ma|ten|loai" || tb.HeaderLine != 4 {
+		t.Fatalf("header %q on line %d, want ma|ten|loai on line 4", tb.Header, tb.HeaderLine)
+	}
+	if len(tb.Rows) != 1 || tb.Rows[0].Line != 5 || tb.Rows[0].Get("ten") != "Ủy ban MTTQ tỉnh" {
+		t.Errorf("rows %+v, want the one unit on line 5", tb.Rows)
+	}
+	// Without Columns the first row is the header, as before.
+	if tb := readString(t, in, Options{}); tb.HeaderLine != 1 {
+		t.Errorf("without Columns: header on line %d, want 1", tb.HeaderLine)
+	}
+
+	// A merged title across the columns of a workbook.
+	f := excelize.NewFile()
+	defer f.Close()
+	for i, r := range [][]any{{"DANH SÁCH ĐƠN VỊ"}, {}, {"ma", "ten", "loai"}, {"08-MTTQ", "Ủy ban MTTQ tỉnh", "mttq"}} {
+		cell, _ := excelize.CoordinatesToCellName(1, i+1)
+		if err := f.SetSheetRow("Sheet1", cell, &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.MergeCell("Sheet1", "A1", "C1"); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "titled.xlsx")
+	if err := f.SaveAs(path); err != nil {
+		t.Fatal(err)
+	}
+	tb, err := ReadFile(path, Options{Columns: cols})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tb.HeaderLine != 3 || len(tb.Rows) != 1 || tb.Rows[0].Get("ma") != "08-MTTQ" {
+		t.Errorf("workbook: header line %d, rows %+v; want the header on row 3 and one unit", tb.HeaderLine, tb.Rows)
+	}
+}
