@@ -275,6 +275,7 @@ var samples = []struct {
 	{"import_file_duplicate_alias", ImportFileProblem{Line: 2, Problem: "duplicate_column", Value: "ma", List: []string{"Mã", "Mã đơn vị"}}, true},
 	{"import_file_unclosed_quote", ImportFileProblem{Line: 7, Problem: "unclosed_quote"}, true},
 	{"import_file_bad_text", ImportFileProblem{Problem: "bad_text", Value: "encoding: invalid UTF-16"}, true},
+	{"import_file_stray_byte", ImportFileProblem{Line: 3, Problem: "bad_text", Value: "stray_byte"}, true},
 	{"import_sheet", ImportSheet{Sheet: "Đơn vị", Sheets: []string{"Hướng dẫn", "Đơn vị"}}, true},
 	{"import_sheet_chosen", ImportSheet{Sheet: "Xã", Sheets: []string{"Tỉnh", "Xã", "Ghi chú"}, Chosen: true}, true},
 	{"bot_running", BotRunning{Path: "data/danvan.db", Command: "restore"}, true},

@@ -101,6 +101,10 @@ const (
 	BadText         Problem = "bad_text"         // Value: the parser's reason
 )
 
+// StrayByte is BadText's Value for a UTF-8 file with a byte that is not
+// UTF-8 (Error.Line names its line).
+const StrayByte = "stray_byte"
+
 // Error is a file that cannot be read.
 type Error struct {
 	// Line is the line at fault, 0 when the file as a whole is.
@@ -166,6 +170,10 @@ func ReadCSV(r io.Reader, opt Options) (*Table, error) {
 		return nil, openError(err)
 	}
 	text, err := decode(data)
+	var mixed *mixedError
+	if errors.As(err, &mixed) {
+		return nil, &Error{Line: mixed.line, Problem: BadText, Value: StrayByte, Err: err}
+	}
 	if err != nil {
 		return nil, &Error{Problem: BadText, Value: err.Error(), Err: err}
 	}
@@ -217,6 +225,12 @@ func decode(data []byte) ([]byte, error) {
 	if utf8.Valid(data) {
 		return data, nil
 	}
+	// UTF-8 letters and bytes that are not UTF-8 in one file: a stray
+	// byte pasted into a UTF-8 file. Read as Windows-1258, its every
+	// letter would turn to garbage; the line is named instead.
+	if line, mixed := strayByte(data); mixed {
+		return nil, &mixedError{line: line}
+	}
 	// Not UTF-8: Excel's "CSV" on Vietnamese Windows is Windows-1258, which
 	// writes most tone marks as combining characters; compose them.
 	text, err := charmap.Windows1258.NewDecoder().Bytes(data)
@@ -226,23 +240,63 @@ func decode(data []byte) ([]byte, error) {
 	return norm.NFC.Bytes(text), nil
 }
 
-// delimiter picks the separator from the header line (the first line that
-// is not blank): a tab if it has one, a semicolon if it has one and no
-// comma, a comma otherwise.
+// delimiter picks the separator — a tab, a semicolon (Excel's list
+// separator in a Vietnamese locale) or a comma — from the first lines that
+// are not blank: the one that occurs, outside quotes, the same number of
+// times on most of them. A spreadsheet writes every column on every line,
+// so a title line such as "Danh sách đơn vị xã A, huyện B;;;" does not
+// mislead it, nor does a comma inside a quoted title.
 func delimiter(text []byte) rune {
+	const lines = 10
+	candidates := []rune{'\t', ';', ','}
+	counts := make([][]int, len(candidates))
+	n := 0
 	for line := range bytes.Lines(text) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		switch {
-		case bytes.ContainsRune(line, '\t'):
-			return '\t'
-		case bytes.ContainsRune(line, ';') && !bytes.ContainsRune(line, ','):
-			return ';'
+		for i, c := range candidates {
+			counts[i] = append(counts[i], unquotedCount(line, c))
 		}
-		return ','
+		if n++; n == lines {
+			break
+		}
 	}
-	return ','
+	best, bestScore := ',', 0
+	for i, c := range candidates {
+		if score := consistency(counts[i]); score > bestScore {
+			best, bestScore = c, score
+		}
+	}
+	return best
+}
+
+// unquotedCount counts sep in line outside double quotes.
+func unquotedCount(line []byte, sep rune) int {
+	n, quoted := 0, false
+	for _, r := range string(line) {
+		switch {
+		case r == '"':
+			quoted = !quoted
+		case r == sep && !quoted:
+			n++
+		}
+	}
+	return n
+}
+
+// consistency is how many lines share the most frequent non-zero count.
+func consistency(counts []int) int {
+	freq := map[int]int{}
+	best := 0
+	for _, c := range counts {
+		if c == 0 {
+			continue
+		}
+		freq[c]++
+		best = max(best, freq[c])
+	}
+	return best
 }
 
 // unclosed reports whether the cell starting at line, col (1-based, in
@@ -453,4 +507,34 @@ func headerRow(records [][]string, first int, opt Options) int {
 		}
 	}
 	return -1
+}
+
+// mixedError is a file of UTF-8 text with a byte that is not UTF-8 on line.
+type mixedError struct{ line int }
+
+func (e *mixedError) Error() string {
+	return fmt.Sprintf("line %d: a byte that is not UTF-8 in UTF-8 text", e.line)
+}
+
+// strayByte reports whether data is UTF-8 text with a few bytes that are
+// not UTF-8 — more multi-byte UTF-8 letters than such bytes (a Windows-1258
+// file forms a UTF-8 letter only by chance) — and the line of the first.
+func strayByte(data []byte) (line int, mixed bool) {
+	line, badLine, letters, bad := 1, 0, 0, 0
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			bad++
+			if badLine == 0 {
+				badLine = line
+			}
+		case size > 1:
+			letters++
+		case r == '\n':
+			line++
+		}
+		i += size
+	}
+	return badLine, bad > 0 && letters > bad
 }

@@ -350,3 +350,54 @@ func TestTitleRowsAboveTheHeader(t *testing.T) {
 		t.Errorf("workbook: header line %d, rows %+v; want the header on row 3 and one unit", tb.HeaderLine, tb.Rows)
 	}
 }
+
+// A UTF-8 file with one stray byte is refused on that byte's line, not
+// read as Windows-1258, which would garble every Vietnamese letter; the
+// province's whole sample in Windows-1258 still reads as Windows-1258.
+func TestStrayByteInUTF8(t *testing.T) {
+	in := "ma,ten\nA,Hội Phụ nữ xã Thái Bình\nB,Hội Nông dân \x92xã\nC,Đoàn Thanh niên\n"
+	_, err := ReadCSV(strings.NewReader(in), Options{})
+	var e *Error
+	if !errors.As(err, &e) || e.Problem != BadText || e.Line != 3 {
+		t.Errorf("got %v, want bad text on line 3", err)
+	}
+
+	sample, err := os.ReadFile("../samples/units-tuyenquang.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ReadCSV(strings.NewReader(string(sample)), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadCSV(strings.NewReader(string(windows1258(t, norm.NFC.String(string(sample))))), Options{})
+	if err != nil {
+		t.Fatalf("the sample in Windows-1258: %v", err)
+	}
+	if len(got.Rows) != len(want.Rows) {
+		t.Fatalf("%d rows, want %d", len(got.Rows), len(want.Rows))
+	}
+	for i := range want.Rows {
+		if g, w := norm.NFC.String(got.Rows[i].Get("ten")), norm.NFC.String(want.Rows[i].Get("ten")); g != w {
+			t.Errorf("line %d: %q, want %q", want.Rows[i].Line, g, w)
+		}
+	}
+}
+
+// The separator is the one every line agrees on: a comma in a title line
+// or inside a quoted header does not make a semicolon file comma-separated.
+func TestSeparatorFromEveryLine(t *testing.T) {
+	cols := []string{"ma", "ten", "loai", "ma_cap_tren", "dia_ban"}
+	for name, in := range map[string]string{
+		"title with a comma":    "Danh sách đơn vị xã A, huyện B;;\nma;ten;loai\nX;Hội Phụ nữ;phunu\nY;Đoàn Thanh niên;doanthanhnien\n",
+		"quoted comma in title": "ma;\"Tên, đơn vị\";loai\nX;Hội Phụ nữ;phunu\n",
+		"quoted tab, commas":    "ma,\"ten\tx\",loai\nX,Hội Phụ nữ,phunu\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			tb := readString(t, in, Options{Columns: cols, Aliases: map[string]string{"ten,_don_vi": "ten"}})
+			if len(tb.Rows) == 0 || tb.Rows[0].Get("ma") != "X" || tb.Rows[0].Get("loai") != "phunu" {
+				t.Errorf("header %q rows %+v: want X with kind phunu", tb.Header, tb.Rows)
+			}
+		})
+	}
+}
