@@ -162,20 +162,23 @@ func (a *app) build(o appOptions) error {
 // run serves until ctx is cancelled, then stops every part within
 // shutdownGrace and closes the store.
 func (a *app) run(ctx context.Context) error {
-	// In webhook mode the listener is bound first: a port in use stops
-	// the start.
-	serveWebhook, err := a.webhookPart()
-	if err != nil {
-		a.store.Close()
-		return err
-	}
-	// So is the monitoring listener, before any part starts.
+	// The listeners are bound before any part starts: a port in use
+	// stops the start.
 	var httpListener net.Listener
 	if addr := a.cfg.HTTP.Listen; addr != "" {
+		var err error
 		if httpListener, err = monitor.Listen(addr); err != nil {
 			a.store.Close()
 			return fmt.Errorf("http: %w", err)
 		}
+	}
+	serveWebhook, err := a.webhookPart()
+	if err != nil {
+		if httpListener != nil {
+			httpListener.Close()
+		}
+		a.store.Close()
+		return err
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -185,10 +185,11 @@ func (c *Context) apologize() error {
 			c.SetLanguage(c.bot.language(u))
 		}
 		// The dialogue this update was a step of would fail the same
-		// way on every next message: it ends with the apology.
-		if _, active, err := c.bot.activeConversation(c); err != nil {
+		// way on every next message: it ends with the apology. A failed
+		// command or another button leaves the dialogue alone.
+		if step, err := c.bot.dialogueStep(c); err != nil {
 			return err
-		} else if active {
+		} else if step {
 			if err := c.EndConversation(); err != nil {
 				return err
 			}

@@ -227,3 +227,34 @@ func TestCodeWordOfAVillage(t *testing.T) {
 		}
 	}
 }
+
+// A failed command does not end a dialogue it was not a step of.
+func TestFailedCommandLeavesTheDialogue(t *testing.T) {
+	h := newHarness(t, func(b *Bot) error {
+		if err := b.HandleWizard(Wizard{Name: "askwiz", Perm: Person, OnText: func(c *Context, _ *store.Conversation) error {
+			return c.ReplyHTML("đã nhận")
+		}}); err != nil {
+			return err
+		}
+		if err := b.HandleCommand(Command{Name: "askstart", Perm: Person, Handle: func(c *Context) error {
+			if _, err := c.StartConversation("askwiz", "step", nil); err != nil {
+				return err
+			}
+			return c.ReplyHTML("Nhập gì đó:")
+		}}); err != nil {
+			return err
+		}
+		return b.HandleCommand(Command{Name: "boomcmd", Perm: Anyone, Handle: func(c *Context) error { panic("command bug") }})
+	})
+	p := person(userID, "vi")
+	h.apply(h.text(p, private(userID), "/askstart"))
+	h.one()
+	h.apply(h.text(p, private(userID), "/boomcmd"))
+	if r := h.one(); !strings.Contains(r.Action.Text, "Xin lỗi") {
+		t.Fatalf("failed command: %q, want the apology", r.Action.Text)
+	}
+	h.apply(h.text(p, private(userID), "một"))
+	if r := h.one(); r.Action.Text != "đã nhận" {
+		t.Errorf("the dialogue after a failed command: %q, want it still going", r.Action.Text)
+	}
+}

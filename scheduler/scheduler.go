@@ -164,9 +164,11 @@ func (s *Scheduler) run(ctx context.Context, j *job, now time.Time) {
 			return
 		}
 		if j.Retry > 0 {
-			// Again after Retry, or at the next time if that comes first.
-			j.retryAt = now.Add(j.Retry)
-			if next := j.schedule.Next(now); !next.IsZero() && next.Before(j.retryAt) {
+			// Again Retry after it failed (a long run may fail late), or at
+			// the next time if that comes first.
+			failed := s.clock.Now()
+			j.retryAt = failed.Add(j.Retry)
+			if next := j.schedule.Next(failed); !next.IsZero() && next.Before(j.retryAt) {
 				j.retryAt = next
 			}
 			s.log.Error("scheduled job failed; trying again later", "job", j.Name, "due", due, "retry_at", j.retryAt, "err", err)

@@ -227,3 +227,44 @@ func TestFailedRunIsRetried(t *testing.T) {
 		})
 	})
 }
+
+// A run that fails late is tried again Retry after it failed, not at once.
+func TestRetryCountsFromTheFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st, err := store.Open(filepath.Join(t.TempDir(), "s.db"), store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		var mu sync.Mutex
+		var starts []time.Time
+		s := New(st, clock.Real{}, time.UTC, slog.New(slog.DiscardHandler))
+		err = s.Add(Job{Name: "slow", Spec: "@every 24h", Retry: time.Hour, Run: func(ctx context.Context, _ time.Time) error {
+			mu.Lock()
+			starts = append(starts, time.Now())
+			mu.Unlock()
+			time.Sleep(90 * time.Minute) // a long backup that then fails
+			return errors.New("disk full")
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { s.Run(ctx); close(done) }()
+		time.Sleep(24*time.Hour + 5*time.Hour)
+		synctest.Wait()
+		cancel()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for i := 1; i < len(starts); i++ {
+			if gap := starts[i].Sub(starts[i-1]); gap != 150*time.Minute {
+				t.Errorf("run %d started %v after the one before, want 2h30m (90 min running, then an hour)", i, gap)
+			}
+		}
+		if len(starts) < 2 {
+			t.Errorf("%d runs, want retries", len(starts))
+		}
+	})
+}

@@ -369,11 +369,18 @@ func lockFile(path string) (unlock func(), exists bool, err error) {
 	f, err := os.Open(path)
 	placeholder := false
 	if errors.Is(err, os.ErrNotExist) {
+		if _, lerr := os.Lstat(path); lerr == nil {
+			// A symbolic link to nothing (a lost volume): nothing to lock
+			// or keep; the restored database replaces the link.
+			return func() {}, false, nil
+		}
 		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 		if errors.Is(err, os.ErrExist) {
-			return lockFile(path) // created meanwhile
+			// Created meanwhile (a bot starting): lock that instead.
+			f, err = os.Open(path)
+		} else {
+			placeholder = true
 		}
-		placeholder = true
 	}
 	if err != nil {
 		return nil, false, err

@@ -1,11 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // Chat kinds.
@@ -200,25 +203,42 @@ func (tx *Tx) CountUnreachable() int {
 
 // moveChatState moves the keyboard tokens and dialogues of chat oldID to
 // newID. Both buckets are read whole: a migration is rare, and both are
-// pruned or short-lived.
+// pruned or short-lived. A record that does not decode is left as it is:
+// it could not be used in either chat.
 func (tx *Tx) moveChatState(oldID, newID int64) error {
-	if err := eachJSON(tx.bucket(bucketTokens), func(_ []byte, t *Token) (bool, bool) {
-		if t.ChatID != oldID {
-			return false, false
-		}
-		t.ChatID = newID
-		return true, false
-	}); err != nil {
+	if err := moveChatRecords(tx.bucket(bucketTokens), oldID, newID, func(t *Token) *int64 { return &t.ChatID }); err != nil {
 		return fmt.Errorf("move keyboards: %w", err)
 	}
-	if err := eachJSON(tx.bucket(bucketConversations), func(_ []byte, c *Conversation) (bool, bool) {
-		if c.ChatID != oldID {
-			return false, false
-		}
-		c.ChatID = newID
-		return true, false
-	}); err != nil {
+	if err := moveChatRecords(tx.bucket(bucketConversations), oldID, newID, func(c *Conversation) *int64 { return &c.ChatID }); err != nil {
 		return fmt.Errorf("move dialogues: %w", err)
+	}
+	return nil
+}
+
+// moveChatRecords rewrites every record of b whose chat (chat returns a
+// pointer to it) is oldID to newID, skipping records that do not decode.
+func moveChatRecords[T any](b *bolt.Bucket, oldID, newID int64, chat func(*T) *int64) error {
+	var keys [][]byte
+	var values []*T
+	err := b.ForEach(func(k, v []byte) error {
+		if v == nil {
+			return nil
+		}
+		rec := new(T)
+		if json.Unmarshal(v, rec) != nil || *chat(rec) != oldID {
+			return nil
+		}
+		*chat(rec) = newID
+		keys, values = append(keys, bytes.Clone(k)), append(values, rec)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, k := range keys {
+		if err := putJSON(b, k, values[i]); err != nil {
+			return err
+		}
 	}
 	return nil
 }

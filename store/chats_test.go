@@ -3,6 +3,8 @@ package store
 import (
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // A group's open keyboards and dialogues follow it into its supergroup:
@@ -42,6 +44,26 @@ func TestMigrationMovesKeyboardsAndDialogues(t *testing.T) {
 			if c, err := tx.Conversation(user); err != nil || c.ChatID != want {
 				t.Errorf("dialogue of %d: chat %d (%v), want %d", user, c.ChatID, err, want)
 			}
+		}
+		return nil
+	})
+}
+
+// A keyboard record that does not decode does not stop the migration.
+func TestMigrationSkipsARecordThatDoesNotDecode(t *testing.T) {
+	s := open(t)
+	at := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	s.Update(ctx, func(tx *Tx) error {
+		return tx.PutToken(Token{Code: "good", ChatID: -50, Handler: "page", Created: at, Expires: at.Add(time.Hour)})
+	})
+	s.db.Update(func(btx *bolt.Tx) error { return btx.Bucket(bucketTokens).Put([]byte("bad"), []byte("{not json")) })
+	err := s.Update(ctx, func(tx *Tx) error { _, err := tx.MigrateChat(-50, -1000000000050, at); return err })
+	if err != nil {
+		t.Fatalf("MigrateChat with a broken token: %v", err)
+	}
+	s.View(ctx, func(tx *Tx) error {
+		if tok, err := tx.Token("good"); err != nil || tok.ChatID != -1000000000050 {
+			t.Errorf("good token: %+v, %v", tok, err)
 		}
 		return nil
 	})

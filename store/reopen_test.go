@@ -137,3 +137,28 @@ func TestRestoreWithoutAnOldFileLocksThePath(t *testing.T) {
 		t.Errorf("offset %d after restore, want 333", offset)
 	}
 }
+
+// A database path that is a symbolic link to a lost volume: restore puts
+// the copy in the link's place.
+func TestRestoreOverADanglingLink(t *testing.T) {
+	dir := t.TempDir()
+	backup := filepath.Join(dir, "backup.db")
+	storeWithOffset(t, backup, 444)
+	path := filepath.Join(dir, "danvan.db")
+	if err := os.Symlink(filepath.Join(dir, "lost-volume", "danvan.db"), path); err != nil {
+		t.Fatal(err)
+	}
+	if _, aside, err := Restore(backup, path, time.Now()); err != nil || aside != "" {
+		t.Fatalf("Restore: aside %q, %v", aside, err)
+	}
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var offset int64
+	s.View(context.Background(), func(tx *Tx) error { offset = tx.Offset(); return nil })
+	if offset != 444 {
+		t.Errorf("offset %d, want the restored 444", offset)
+	}
+}

@@ -247,27 +247,44 @@ func openReadOnly(path string, opts Options) (*Store, error) {
 // the old file, whose later writes nobody would ever read.
 func openBolt(path string, o bolt.Options, timeout time.Duration) (*bolt.DB, error) {
 	deadline := time.Now().Add(timeout)
+	retried := false
 	for {
 		// bbolt waits for ever when Timeout is zero.
 		o.Timeout = max(time.Until(deadline), 10*time.Millisecond)
-		var file *os.File
+		// The file bbolt opened, as it was when opened (bbolt closes it
+		// again when it fails).
+		var held os.FileInfo
 		o.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
 			f, err := os.OpenFile(name, flag, perm)
-			file = f
+			if err == nil {
+				held, _ = f.Stat()
+			}
 			return f, err
 		}
 		db, err := bolt.Open(path, 0o600, &o)
+		replaced := func() bool {
+			named, nerr := os.Stat(path)
+			return held != nil && (nerr != nil || !os.SameFile(held, named))
+		}
 		if err != nil {
-			return nil, err
-		}
-		held, herr := file.Stat()
-		named, nerr := os.Stat(path)
-		if herr == nil && nerr == nil && os.SameFile(held, named) {
+			// Restore's empty placeholder, read after restore let it go,
+			// fails to open (read-only, it cannot be initialized): the
+			// restored file is at path now.
+			if errors.Is(err, bolterrors.ErrTimeout) || !replaced() {
+				return nil, err
+			}
+		} else if !replaced() {
 			return db, nil
+		} else {
+			db.Close()
 		}
-		db.Close()
+		// The file at path is new: it is worth one more try, even when
+		// the wait is over.
 		if time.Now().After(deadline) {
-			return nil, bolterrors.ErrTimeout
+			if retried {
+				return nil, bolterrors.ErrTimeout
+			}
+			retried = true
 		}
 	}
 }
