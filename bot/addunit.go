@@ -113,6 +113,9 @@ func (b *Bot) addUnitValue(c *Context, conv *store.Conversation, text string) (b
 	switch conv.Step {
 	case "name":
 		if n := utf8.RuneCountInString(text); n < 2 || n > 120 {
+			if err := c.Reply(messages.BadLength{What: "unit_name", Min: 2, Max: 120, Got: n}); err != nil {
+				return false, err
+			}
 			return false, b.addUnitAsk(c, conv)
 		}
 		conv.Data["name"] = text

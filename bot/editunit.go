@@ -252,6 +252,9 @@ func (b *Bot) applyEdit(c *Context, conv *store.Conversation, value string) erro
 	switch f {
 	case "name":
 		if n := utf8.RuneCountInString(value); n < 2 || n > 120 {
+			if err := c.Reply(messages.BadLength{What: "unit_name", Min: 2, Max: 120, Got: n}); err != nil {
+				return err
+			}
 			return b.askEditValue(c, conv, u)
 		}
 		u.Name, shown = value, value

@@ -93,6 +93,14 @@ func (b *Bot) invite(c *Context) error {
 			query, head = query[:i], true
 		case "thanhvien", "member":
 			query = query[:i]
+		default:
+			// "/moi 08-PHUNU giamdoc": the unit is found without the last
+			// word, which is then a role the bot does not know.
+			if found, err := findUnits(c.Tx, query); err == nil && len(found) == 0 {
+				if before, err := findUnits(c.Tx, query[:i]); err == nil && len(before) == 1 {
+					return c.Reply(messages.BadRole{Word: query[i+1:], Unit: before[0].Code})
+				}
+			}
 		}
 	}
 	rest := ""
@@ -319,6 +327,9 @@ func (b *Bot) profileTyped(c *Context, conv *store.Conversation) error {
 		return b.askPosition(c, conv)
 	case "position":
 		if n := utf8.RuneCountInString(text); n < 2 || n > 120 {
+			if err := c.Reply(messages.BadLength{What: "position", Min: 2, Max: 120, Got: n}); err != nil {
+				return err
+			}
 			return b.askPosition(c, conv)
 		}
 		c.User.Position = text

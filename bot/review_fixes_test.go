@@ -258,3 +258,29 @@ func TestFailedCommandLeavesTheDialogue(t *testing.T) {
 		t.Errorf("the dialogue after a failed command: %q, want it still going", r.Action.Text)
 	}
 }
+
+// A unit's name that is too long is refused saying why, then asked again.
+func TestTooLongUnitNameSaysWhy(t *testing.T) {
+	h := newHarness(t)
+	buildTree(t, h)
+	admin := person(adminID, "vi")
+	h.apply(h.text(admin, private(adminID), "/themdonvi"))
+	h.one()
+	h.apply(h.text(admin, private(adminID), strings.Repeat("Hội ", 40)))
+	rows := h.outbox()
+	if len(rows) != 2 || !strings.Contains(rows[0].Action.Text, "Tên đơn vị cần từ 2 đến 120 ký tự; anh/chị đã nhập 159 ký tự. Vui lòng viết gọn lại.") {
+		t.Errorf("replies %+v, want why, then the question again", rows)
+	}
+}
+
+// An invite's unknown role word is said to be the problem, not the unit.
+func TestInviteWithAnUnknownRole(t *testing.T) {
+	h := newHarness(t)
+	tr := buildTree(t, h)
+	head := person(headU, "vi")
+	h.apply(h.text(head, private(headU), "/moi "+tr.unit.Code+" giamdoc"))
+	r := h.one()
+	if !strings.Contains(r.Action.Text, "“giamdoc” không phải vai trò") || !strings.Contains(r.Action.Text, "/moi "+tr.unit.Code+" thanhvien") {
+		t.Errorf("reply %q, want the role word named and an example", r.Action.Text)
+	}
+}

@@ -220,6 +220,21 @@ type BadFullName struct{}
 
 func (BadFullName) Key() string { return "bad_full_name" }
 
+// BadRole refuses an invite's role word that is neither truong nor
+// thanhvien; Unit is the unit's code, for the example.
+type BadRole struct{ Word, Unit string }
+
+func (BadRole) Key() string { return "bad_role" }
+
+// BadLength refuses a unit's name or a position ("unit_name",
+// "position") outside Min..Max characters; Got is how many it had.
+type BadLength struct {
+	What          string
+	Min, Max, Got int
+}
+
+func (BadLength) Key() string { return "bad_length" }
+
 // ProfileSaved confirms name and position.
 type ProfileSaved struct{ FullName, Position string }
 
