@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"regexp"
 	"strconv"
 	"strings"
@@ -197,6 +198,15 @@ func TestEndToEndPrivateChat(t *testing.T) {
 		if !found {
 			t.Errorf("menu for language %q lacks /%s: %+v", lang, want, tb.emu.Commands("default", lang))
 		}
+	}
+	// Groups get their own menu, without the commands that work only in a
+	// private chat.
+	var inGroups []string
+	for _, c := range tb.emu.Commands("all_group_chats", "vi") {
+		inGroups = append(inGroups, c.Command)
+	}
+	if !slices.Contains(inGroups, "thongbao") || !slices.Contains(inGroups, "lienket") || slices.Contains(inGroups, "themdonvi") || slices.Contains(inGroups, "xoadulieu") {
+		t.Errorf("group menu %v, want /thongbao and /lienket without /themdonvi or /xoadulieu", inGroups)
 	}
 }
 

@@ -80,7 +80,10 @@ func (b *Bot) help(c *Context) error {
 func (b *Bot) allowedCommands(c *Context, withExamples bool) []messages.CommandHelp {
 	var out []messages.CommandHelp
 	for _, cmd := range b.commands {
-		if !cmd.Menu {
+		// In a group, commands that work only in a private chat are left
+		// out; group commands stay in private help, their description
+		// says where they work.
+		if !cmd.Menu || (cmd.Private && c.InGroup()) {
 			continue
 		}
 		if ok, _ := b.authorize(c, cmd.Perm, 0); !ok {
@@ -109,11 +112,15 @@ type MenuEntry struct {
 
 // Menu returns the command menu for lang: Vietnamese names for Vietnamese
 // (and the default), English aliases for English.
-func (b *Bot) Menu(lang messages.Lang) []MenuEntry {
+func (b *Bot) Menu(lang messages.Lang) []MenuEntry { return b.MenuFor(lang, false) }
+
+// MenuFor is Menu for group chats when inGroups: without the commands that
+// work only in a private chat.
+func (b *Bot) MenuFor(lang messages.Lang, inGroups bool) []MenuEntry {
 	p := b.msgs.For(lang)
 	var out []MenuEntry
 	for _, cmd := range b.commands {
-		if cmd.Menu {
+		if cmd.Menu && !(inGroups && cmd.Private) {
 			out = append(out, MenuEntry{Command: cmd.NameIn(lang), Description: p.Text(messages.CommandDesc{Command: cmd.Name})})
 		}
 	}

@@ -284,3 +284,18 @@ func TestInviteWithAnUnknownRole(t *testing.T) {
 		t.Errorf("reply %q, want the role word named and an example", r.Action.Text)
 	}
 }
+
+// Help in a group leaves out the commands that work only in a private
+// chat; in private it lists them.
+func TestHelpInAGroupOmitsPrivateCommands(t *testing.T) {
+	h := newHarness(t)
+	admin := person(adminID, "vi")
+	h.apply(h.text(admin, group, "/trogiup"))
+	if r := h.one(); strings.Contains(r.Action.Text, "/themdonvi") || strings.Contains(r.Action.Text, "/xoadulieu") || !strings.Contains(r.Action.Text, "/thongbao") {
+		t.Errorf("group help %q, want no private-only command, the others listed", r.Action.Text)
+	}
+	h.apply(h.text(admin, private(adminID), "/trogiup"))
+	if r := h.one(); !strings.Contains(r.Action.Text, "/themdonvi") {
+		t.Errorf("private help %q, want /themdonvi", r.Action.Text)
+	}
+}

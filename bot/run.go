@@ -23,10 +23,17 @@ type Messenger interface {
 	SetWebhook(ctx context.Context, w Webhook) error
 	// GetWebhookInfo says what webhook is set and how its deliveries go.
 	GetWebhookInfo(ctx context.Context) (WebhookInfo, error)
-	// SetCommands registers the command menu for a language code ("" is
-	// the default).
-	SetCommands(ctx context.Context, language string, entries []MenuEntry) error
+	// SetCommands registers the command menu for a scope (MenuEverywhere
+	// or MenuGroups) and a language code ("" is the default).
+	SetCommands(ctx context.Context, scope, language string, entries []MenuEntry) error
 }
+
+// Menu scopes: the menu shown everywhere unless a narrower one applies,
+// and the one shown in every group chat.
+const (
+	MenuEverywhere = "default"
+	MenuGroups     = "all_group_chats"
+)
 
 // ErrUnauthorized is returned (wrapped) by a Messenger whose token was
 // refused; retrying cannot help.
@@ -77,19 +84,22 @@ func (b *Bot) Run(ctx context.Context, m Messenger, o RunOptions) error {
 	return b.Poll(ctx, m, o.PollTimeout)
 }
 
-// registerMenu sets the command menu in every language; what fails is
-// retried in the background until ctx ends, since the bot works without a
-// menu. The returned function waits for those retries.
+// registerMenu sets the command menu in every language, everywhere and
+// (without the commands that work only in a private chat) in groups; what
+// fails is retried in the background until ctx ends, since the bot works
+// without a menu. The returned function waits for those retries.
 func (b *Bot) registerMenu(ctx context.Context, m Messenger) (wait func()) {
 	var wg sync.WaitGroup
-	for _, menu := range []struct {
-		code string
-		lang messages.Lang
-	}{{"", messages.Vi}, {"vi", messages.Vi}, {"en", messages.En}} {
-		entries := b.Menu(menu.lang)
-		set := func() error { return m.SetCommands(ctx, menu.code, entries) }
-		if err := set(); err != nil {
-			wg.Go(func() { _ = b.retry(ctx, "setMyCommands", set) })
+	for _, scope := range []string{MenuEverywhere, MenuGroups} {
+		for _, menu := range []struct {
+			code string
+			lang messages.Lang
+		}{{"", messages.Vi}, {"vi", messages.Vi}, {"en", messages.En}} {
+			entries := b.MenuFor(menu.lang, scope == MenuGroups)
+			set := func() error { return m.SetCommands(ctx, scope, menu.code, entries) }
+			if err := set(); err != nil {
+				wg.Go(func() { _ = b.retry(ctx, "setMyCommands", set) })
+			}
 		}
 	}
 	return wg.Wait

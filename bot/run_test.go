@@ -107,7 +107,7 @@ func (f *fakeMessenger) GetWebhookInfo(context.Context) (WebhookInfo, error) {
 	return f.info, f.infoErr
 }
 
-func (f *fakeMessenger) SetCommands(context.Context, string, []MenuEntry) error { return nil }
+func (f *fakeMessenger) SetCommands(context.Context, string, string, []MenuEntry) error { return nil }
 
 func (f *fakeMessenger) with(fn func(f *fakeMessenger)) {
 	f.mu.Lock()

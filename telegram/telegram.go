@@ -333,15 +333,20 @@ func (c *Client) DeleteWebhook(ctx context.Context) error {
 	return nil
 }
 
-// SetCommands registers the command menu for a language ("" = default).
-func (c *Client) SetCommands(ctx context.Context, language string, entries []bot.MenuEntry) error {
+// SetCommands registers the command menu for a scope (bot.MenuEverywhere,
+// bot.MenuGroups) and a language ("" = default).
+func (c *Client) SetCommands(ctx context.Context, scope, language string, entries []bot.MenuEntry) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	cmds := make([]tgbotapi.BotCommand, 0, len(entries))
 	for _, e := range entries {
 		cmds = append(cmds, tgbotapi.BotCommand{Command: e.Command, Description: e.Description})
 	}
-	cfg := tgbotapi.NewSetMyCommandsWithScopeAndLanguage(tgbotapi.NewBotCommandScopeDefault(), language, cmds...)
+	s := tgbotapi.NewBotCommandScopeDefault()
+	if scope == bot.MenuGroups {
+		s = tgbotapi.NewBotCommandScopeAllGroupChats()
+	}
+	cfg := tgbotapi.NewSetMyCommandsWithScopeAndLanguage(s, language, cmds...)
 	k := c.newCall(ctx)
 	resp, err := k.api.Request(cfg)
 	if err != nil {

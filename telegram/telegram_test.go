@@ -123,7 +123,7 @@ func TestDeleteWebhookAndSetCommands(t *testing.T) {
 		t.Fatalf("DeleteWebhook: %v", err)
 	}
 	entries := []bot.MenuEntry{{Command: "trogiup", Description: "Trợ giúp"}, {Command: "baocao", Description: "Gửi báo cáo"}}
-	if err := f.client.SetCommands(ctx, "vi", entries); err != nil {
+	if err := f.client.SetCommands(ctx, bot.MenuEverywhere, "vi", entries); err != nil {
 		t.Fatalf("SetCommands: %v", err)
 	}
 	got := f.emu.Commands("", "vi")
@@ -420,7 +420,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 					return c.SetWebhook(ctx, bot.Webhook{URL: "https://bot.example/" + testToken, Secret: "hook-secret"})
 				},
 				"getWebhookInfo": func() error { _, err := c.GetWebhookInfo(ctx); return err },
-				"setCommands":    func() error { return c.SetCommands(ctx, "", []bot.MenuEntry{{Command: "a", Description: "b"}}) },
+				"setCommands":    func() error { return c.SetCommands(ctx, bot.MenuEverywhere, "", []bot.MenuEntry{{Command: "a", Description: "b"}}) },
 			}
 			for name, call := range calls {
 				err := call()
