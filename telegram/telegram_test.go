@@ -420,7 +420,9 @@ func TestTokenNeverLeaks(t *testing.T) {
 					return c.SetWebhook(ctx, bot.Webhook{URL: "https://bot.example/" + testToken, Secret: "hook-secret"})
 				},
 				"getWebhookInfo": func() error { _, err := c.GetWebhookInfo(ctx); return err },
-				"setCommands":    func() error { return c.SetCommands(ctx, bot.MenuEverywhere, "", []bot.MenuEntry{{Command: "a", Description: "b"}}) },
+				"setCommands": func() error {
+					return c.SetCommands(ctx, bot.MenuEverywhere, "", []bot.MenuEntry{{Command: "a", Description: "b"}})
+				},
 			}
 			for name, call := range calls {
 				err := call()
