@@ -189,7 +189,7 @@ func (p Printer) Duration(d time.Duration) string { return formatDuration(d, p.l
 func (c *Catalog) funcs(lang Lang) map[string]any {
 	return map[string]any{
 		"date":     func(t time.Time) string { return formatDate(t.In(c.loc), lang) },
-		"day":      func(t time.Time) string { return t.In(c.loc).Format("02/01") },
+		"day":      func(t time.Time) string { return t.In(c.loc).Format("02/01/2006") },
 		"duration": func(d time.Duration) string { return formatDuration(d, lang) },
 		"num":      func(n int) string { return formatNumber(n, lang) },
 		"size":     func(n int64) string { return formatSize(n, lang) },
