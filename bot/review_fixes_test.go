@@ -299,3 +299,28 @@ func TestHelpInAGroupOmitsPrivateCommands(t *testing.T) {
 		t.Errorf("private help %q, want /themdonvi", r.Action.Text)
 	}
 }
+
+// A command corrected by editing is not run; in private the person is
+// told to send it again, in a group nothing is said.
+func TestEditedCommand(t *testing.T) {
+	h := newHarness(t)
+	p := person(userID, "vi")
+	u := h.text(p, private(userID), "/id")
+	u.Edited, u.Message = u.Message, nil
+	h.apply(u)
+	if r := h.one(); !strings.Contains(r.Action.Text, "gửi lại lệnh thành một tin nhắn mới") {
+		t.Errorf("edited command: %q, want the hint", r.Action.Text)
+	}
+	g := h.text(p, group, "/id")
+	g.Edited, g.Message = g.Message, nil
+	h.apply(g)
+	if rows := h.outbox(); len(rows) != 0 {
+		t.Errorf("edited command in a group: %+v, want silence", rows)
+	}
+	plain := h.text(p, private(userID), "xin chào")
+	plain.Edited, plain.Message = plain.Message, nil
+	h.apply(plain)
+	if rows := h.outbox(); len(rows) != 0 {
+		t.Errorf("edited text: %+v, want silence", rows)
+	}
+}

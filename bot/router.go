@@ -257,6 +257,12 @@ func (b *Bot) route(c *Context) error {
 	case u.Message != nil:
 		return b.routeMessage(c)
 	case u.Edited != nil:
+		// An edit is not a new request; in a private chat, a command
+		// corrected by editing gets told to send it again.
+		if u.Edited.Command != "" && c.Chat.Kind == store.ChatPrivate {
+			c.handler = "edited:hint"
+			return c.Reply(messages.EditedCommand{})
+		}
 		c.handler = "ignored:edited"
 	case u.MemberChange != nil:
 		return b.memberChange(c)

@@ -141,6 +141,12 @@ type CommandExample struct{ Command string }
 
 func (c CommandExample) Key() string { return "example." + c.Command }
 
+// EditedCommand answers a command corrected by editing the message: the
+// bot acts on new messages only.
+type EditedCommand struct{}
+
+func (EditedCommand) Key() string { return "edited_command" }
+
 // ConversationTitle names a wizard in messages about it.
 type ConversationTitle struct{ Name string }
 

@@ -349,6 +349,7 @@ var samples = []struct {
 	{"doctor_summary_warnings", DoctorSummary{Warnings: 2}, true},
 	{"doctor_summary_ok", DoctorSummary{}, true},
 	{"bad_role", BadRole{Word: "giamdoc", Unit: "08-PHUNU"}, false},
+	{"edited_command", EditedCommand{}, false},
 	{"bad_length_name", BadLength{What: "unit_name", Min: 2, Max: 120, Got: 131}, false},
 	{"bad_length_position", BadLength{What: "position", Min: 2, Max: 120, Got: 1}, false},
 	{"cmd_themdonvi", CommandDesc{Command: "themdonvi"}, true},
