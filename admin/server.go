@@ -156,13 +156,17 @@ func (s *Server) Serve(ctx context.Context, l *net.UnixListener) error {
 			}
 			continue
 		}
+		// A client served a moment ago may have its answer before its
+		// slot is free: a command run right after it waits that moment.
+		slot := time.NewTimer(busyWait)
 		select {
 		case slots <- struct{}{}:
+			slot.Stop()
 			wg.Go(func() {
 				defer func() { <-slots }()
 				s.serve(ctx, c)
 			})
-		default:
+		case <-slot.C:
 			// Answered here, briefly, so a flood cannot grow goroutines.
 			a := s.newAnswer(c)
 			a.timeout = time.Second
@@ -171,6 +175,10 @@ func (s *Server) Serve(ctx context.Context, l *net.UnixListener) error {
 		}
 	}
 }
+
+// busyWait is how long a connection waits for a free slot before it is
+// told the bot is busy.
+const busyWait = 250 * time.Millisecond
 
 func (s *Server) serve(ctx context.Context, c *net.UnixConn) {
 	defer c.Close()
