@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"danvan/admin"
@@ -64,6 +66,18 @@ var markSymbols = [...]string{markOK: "✅", markWarn: "⚠️", markFail: "❌"
 type doctorOptions struct {
 	Now       func() time.Time
 	Transport http.RoundTripper
+	// DiskSpace says how many bytes are free (to this user) of the file
+	// system holding dir, and its size; nil: the system's (statfs).
+	DiskSpace func(dir string) (free, total int64, err error)
+}
+
+// diskSpace is the system's free and total bytes of dir's file system.
+func diskSpace(dir string) (free, total int64, err error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, 0, err
+	}
+	return int64(st.Bavail) * st.Bsize, int64(st.Blocks) * st.Bsize, nil
 }
 
 // doctorCommand runs "danvan doctor [-config FILE]".
@@ -144,6 +158,7 @@ func runDoctor(ctx context.Context, path string, environ []string, w io.Writer, 
 		d.line(markSkip, messages.DoctorLine{Finding: "telegram_skipped"})
 	}
 	d.checkBackups()
+	d.checkDisk()
 	d.checkOutbox()
 	d.checkClock()
 	d.summary()
@@ -444,5 +459,80 @@ func (d *doctor) checkClock() {
 	default:
 		l.Finding = "clock_ok"
 		d.line(markOK, l)
+	}
+}
+
+// diskHeadroom is what the disk should keep free besides room for one
+// backup's copy: the store grows in 16 MiB steps, logs need room too.
+const diskHeadroom = 256 << 20
+
+// checkDisk looks at the free space where the store and the scheduled
+// backups live (once when they share a file system): a backup needs room
+// for a copy of the store, and a full disk stops every write.
+func (d *doctor) checkDisk() {
+	size := int64(0)
+	if info, err := os.Stat(d.cfg.Store.Path); err == nil {
+		size = info.Size()
+	}
+	dirs := []string{filepath.Dir(d.cfg.Store.Path)}
+	if d.cfg.Backup.Schedule != "" {
+		dirs = append(dirs, d.cfg.Backup.Dir)
+	}
+	seen := map[uint64]bool{}
+	for _, dir := range dirs {
+		at := existingDir(dir)
+		info, err := os.Stat(at)
+		if err != nil {
+			continue // the store check has said what is missing
+		}
+		space := d.opts.DiskSpace
+		if space == nil {
+			space = diskSpace
+		}
+		free, total, err := space(at)
+		if err != nil {
+			continue
+		}
+		if sys, ok := info.Sys().(*syscall.Stat_t); ok {
+			if seen[uint64(sys.Dev)] {
+				continue
+			}
+			seen[uint64(sys.Dev)] = true
+		}
+		m, finding := diskVerdict(free, total, size)
+		pct := 0
+		if total > 0 {
+			pct = int(free * 100 / total)
+		}
+		d.line(m, messages.DoctorLine{Finding: finding, Path: dir, Size: free, Count: pct, Need: size + diskHeadroom})
+	}
+}
+
+// diskVerdict judges free bytes of total for a store of size: room for a
+// backup's copy and some headroom is needed (fail); less than four times
+// that, or under a tenth of the disk, is advice.
+func diskVerdict(free, total, size int64) (mark, string) {
+	need := size + diskHeadroom
+	switch {
+	case free < need:
+		return markFail, "disk_full"
+	case free < 4*need || (total > 0 && free*10 < total):
+		return markWarn, "disk_low"
+	}
+	return markOK, "disk_ok"
+}
+
+// existingDir is dir, or its nearest existing parent (a backup directory
+// is created on first use).
+func existingDir(dir string) string {
+	for {
+		if _, err := os.Stat(dir); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return dir
+		}
+		dir = parent
 	}
 }

@@ -36,9 +36,13 @@ func doctorRun(t *testing.T, env []string, now time.Time) (int, string) {
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	code := runDoctor(ctx, "", env, &out, doctorOptions{Now: func() time.Time { return now }})
+	code := runDoctor(ctx, "", env, &out, doctorOptions{Now: func() time.Time { return now }, DiskSpace: roomyDisk})
 	return code, out.String()
 }
+
+// roomyDisk is a disk with plenty of room, so that the test machine's own
+// does not decide the checklist.
+func roomyDisk(string) (free, total int64, err error) { return 100 << 30, 200 << 30, nil }
 
 // lineOf returns the checklist line that contains text, with its mark;
 // "" when there is none.
@@ -470,5 +474,49 @@ func TestDoctorThroughAProxy(t *testing.T) {
 	}
 	if strings.Contains(out, "pr0xy-pass") || strings.Contains(out, "officer") {
 		t.Errorf("doctor printed the proxy's credentials:\n%s", out)
+	}
+}
+
+func TestDoctorDiskSpace(t *testing.T) {
+	tb := startSocketBot(t)
+	backupNow(t, tb)
+	run := func(free, total int64) (int, string) {
+		var out bytes.Buffer
+		code := runDoctor(context.Background(), "", doctorEnv(tb, "DANVAN_BACKUP_DIR="+filepath.Join(t.TempDir(), "backups")), &out, doctorOptions{
+			Now: time.Now, DiskSpace: func(string) (int64, int64, error) { return free, total, nil },
+		})
+		return code, out.String()
+	}
+	code, out := run(100<<30, 200<<30)
+	expectLines(t, out, "✅", "còn trống 100,00 GB (50%)")
+	if code != 0 {
+		t.Errorf("a roomy disk: exit %d:\n%s", code, out)
+	}
+	code, out = run(2<<30, 100<<30)
+	expectLines(t, out, "⚠️", "sắp đầy: còn trống 2,00 GB (2%)")
+	if code != 0 {
+		t.Errorf("a disk filling up is advice: exit %d:\n%s", code, out)
+	}
+	code, out = run(100<<20, 100<<30)
+	expectLines(t, out, "❌", "gần hết chỗ: còn trống 100,0 MB, cần ít nhất")
+	if code != 1 {
+		t.Errorf("a full disk: exit %d, want 1:\n%s", code, out)
+	}
+}
+
+func TestDiskVerdict(t *testing.T) {
+	const mb = 1 << 20
+	for _, tt := range []struct {
+		free, total, size int64
+		want              string
+	}{
+		{free: 50 << 30, total: 100 << 30, size: 40 * mb, want: "disk_ok"},
+		{free: 5 << 30, total: 100 << 30, size: 40 * mb, want: "disk_low"},   // under a tenth
+		{free: 1000 * mb, total: 2000 * mb, size: 40 * mb, want: "disk_low"}, // under four backups' room
+		{free: 200 * mb, total: 100 << 30, size: 40 * mb, want: "disk_full"}, // not one backup and headroom
+	} {
+		if _, got := diskVerdict(tt.free, tt.total, tt.size); got != tt.want {
+			t.Errorf("free %d of %d, store %d: %s, want %s", tt.free, tt.total, tt.size, got, tt.want)
+		}
 	}
 }

@@ -122,10 +122,11 @@ type DoctorLine struct {
 	// Due is when a scheduled backup was due.
 	At, Due    time.Time
 	Age, Limit time.Duration
-	// Count is a number of things (messages, updates, failures); Size a
-	// file's size.
-	Count int
-	Size  int64
+	// Count is a number of things (messages, updates, failures, a
+	// percentage); Size a file's size or free bytes; Need the bytes
+	// needed.
+	Count      int
+	Size, Need int64
 	// Ahead says the local clock is ahead of Telegram's.
 	Ahead bool
 }
