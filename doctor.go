@@ -71,14 +71,6 @@ type doctorOptions struct {
 	DiskSpace func(dir string) (free, total int64, err error)
 }
 
-// diskSpace is the system's free and total bytes of dir's file system.
-func diskSpace(dir string) (free, total int64, err error) {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		return 0, 0, err
-	}
-	return int64(st.Bavail) * st.Bsize, int64(st.Blocks) * st.Bsize, nil
-}
 
 // doctorCommand runs "danvan doctor [-config FILE]".
 func doctorCommand(args []string, stdout, stderr io.Writer, environ []string) int {

@@ -141,6 +141,7 @@ func (s *Server) Serve(ctx context.Context, l *net.UnixListener) error {
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
 	slots := make(chan struct{}, s.opts.MaxClients)
+	waiting := make(chan struct{}, 1)
 	for {
 		c, err := l.AcceptUnix()
 		if err != nil {
@@ -156,24 +157,49 @@ func (s *Server) Serve(ctx context.Context, l *net.UnixListener) error {
 			}
 			continue
 		}
-		// A client served a moment ago may have its answer before its
-		// slot is free: a command run right after it waits that moment.
-		slot := time.NewTimer(busyWait)
 		select {
 		case slots <- struct{}{}:
-			slot.Stop()
 			wg.Go(func() {
 				defer func() { <-slots }()
 				s.serve(ctx, c)
 			})
-		case <-slot.C:
+			continue
+		default:
+		}
+		// A client served a moment ago may have its answer before its
+		// slot is free: one connection at a time waits that moment, in
+		// its own goroutine, so the accept loop goes on.
+		select {
+		case waiting <- struct{}{}:
+			wg.Go(func() {
+				slot := time.NewTimer(busyWait)
+				defer slot.Stop()
+				select {
+				case slots <- struct{}{}:
+					<-waiting // served now: another may wait
+					defer func() { <-slots }()
+					s.serve(ctx, c)
+				case <-slot.C:
+					<-waiting
+					s.busy(c)
+				case <-ctx.Done():
+					<-waiting
+					c.Close()
+				}
+			})
+		default:
 			// Answered here, briefly, so a flood cannot grow goroutines.
-			a := s.newAnswer(c)
-			a.timeout = time.Second
-			a.fail(&Error{Code: CodeBusy, Message: fmt.Sprintf("the bot is serving %d commands already; try again", s.opts.MaxClients)})
-			c.Close()
+			s.busy(c)
 		}
 	}
+}
+
+// busy tells the client every slot is taken, and closes the connection.
+func (s *Server) busy(c *net.UnixConn) {
+	a := s.newAnswer(c)
+	a.timeout = time.Second
+	a.fail(&Error{Code: CodeBusy, Message: fmt.Sprintf("the bot is serving %d commands already; try again", s.opts.MaxClients)})
+	c.Close()
 }
 
 // busyWait is how long a connection waits for a free slot before it is

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"net"
 	"path/filepath"
 	"testing"
@@ -36,5 +37,43 @@ func TestServeReturnsPromptlyWithAnIdleClient(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve still waits for an idle client 10 s after the stop")
+	}
+}
+
+// A burst of clients while every slot is taken is answered "busy" at
+// once, not one wait after another: only one connection waits for a slot
+// at a time, outside the accept loop.
+func TestBurstWhileBusy(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	path, _ := testServer(t, Options{MaxClients: 1}, map[string]Handler{
+		"block": func(context.Context, *Call) (any, error) { close(started); <-release; return "done", nil },
+	})
+	c := &Client{Path: path}
+	done := make(chan error, 1)
+	go func() { done <- c.Call(context.Background(), "block", nil, nil) }()
+	<-started
+	const burst = 20
+	errs := make(chan error, burst)
+	begin := time.Now()
+	for range burst {
+		go func() { errs <- c.Call(context.Background(), "echo", nil, nil) }()
+	}
+	busy := 0
+	for range burst {
+		var e *Error
+		if err := <-errs; errors.As(err, &e) && e.Code == CodeBusy {
+			busy++
+		}
+	}
+	// Each waits at most busyWait; one after another they would take 20×.
+	if elapsed := time.Since(begin); elapsed > 10*busyWait {
+		t.Errorf("%d busy answers took %v, want them within a few waits", busy, elapsed)
+	}
+	if busy != burst {
+		t.Errorf("%d of %d answered busy", busy, burst)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Errorf("the first client: %v", err)
 	}
 }

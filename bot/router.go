@@ -340,15 +340,14 @@ func (b *Bot) dialogueStep(c *Context) (bool, error) {
 		return false, err
 	}
 	if cb := c.Callback; cb != nil {
+		// Any trouble reading the token (gone, damaged) means no: the
+		// apology this serves must never fail itself.
 		code, _, _ := strings.Cut(cb.Data, ":")
 		tok, err := c.Tx.Token(code)
-		if errors.Is(err, store.ErrNotFound) {
-			return false, nil
-		}
-		return err == nil && tok.Conversation == conv.ID, err
+		return err == nil && tok.Conversation == conv.ID, nil
 	}
 	m := c.Message
-	if m == nil || m.Command != "" || m.Kind == KindService || m.MigrateToChatID != 0 || m.MigrateFromChatID != 0 {
+	if m == nil || c.Update.Edited != nil || m.Command != "" || m.Kind == KindService || m.MigrateToChatID != 0 || m.MigrateFromChatID != 0 {
 		return false, nil
 	}
 	return c.Chat.Kind == store.ChatPrivate || b.repliesToBot(m), nil
