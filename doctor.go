@@ -71,7 +71,6 @@ type doctorOptions struct {
 	DiskSpace func(dir string) (free, total int64, err error)
 }
 
-
 // doctorCommand runs "danvan doctor [-config FILE]".
 func doctorCommand(args []string, stdout, stderr io.Writer, environ []string) int {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
