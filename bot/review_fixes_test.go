@@ -280,7 +280,7 @@ func TestInviteWithAnUnknownRole(t *testing.T) {
 	head := person(headU, "vi")
 	h.apply(h.text(head, private(headU), "/moi "+tr.unit.Code+" giamdoc"))
 	r := h.one()
-	if !strings.Contains(r.Action.Text, "“giamdoc” không phải vai trò") || !strings.Contains(r.Action.Text, "/moi "+tr.unit.Code+" thanhvien") {
+	if !strings.Contains(r.Action.Text, "“giamdoc” cũng không phải vai trò") || !strings.Contains(r.Action.Text, "/moi "+tr.unit.Code+" thanhvien") {
 		t.Errorf("reply %q, want the role word named and an example", r.Action.Text)
 	}
 }
