@@ -4,6 +4,7 @@ import (
 	"errors"
 	"regexp"
 	"strconv"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -334,6 +335,23 @@ func (b *Bot) createUnit(c *Context, conv *store.Conversation) error {
 	}
 	return c.Reply(messages.UnitCreated{
 		Name: created.Name, Code: created.Code, Kind: c.P.Text(messages.UnitKind{Kind: created.Kind}),
-		Parent: parentName, Place: b.placePath(c.Tx, created.Place),
+		Parent: parentName, Place: b.placePath(c.Tx, created.Place), OutsideFront: outsideFront(c.Tx, created),
 	})
+}
+
+// frontOrganizations are the kinds that sit under the Front since 2025.
+var frontOrganizations = []string{store.KindPhuNu, store.KindNongDan, store.KindDoanThanhNien, store.KindCCB, store.KindCongDoan}
+
+// outsideFront reports whether u is one of the Front's organizations with
+// no Ủy ban MTTQ among the units above it.
+func outsideFront(tx *store.Tx, u store.Unit) bool {
+	if !slices.Contains(frontOrganizations, u.Kind) {
+		return false
+	}
+	for _, id := range tx.Ancestors(u.ID) {
+		if a, err := tx.Unit(id); err == nil && a.Kind == store.KindMTTQ {
+			return false
+		}
+	}
+	return true
 }

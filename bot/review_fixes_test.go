@@ -324,3 +324,23 @@ func TestEditedCommand(t *testing.T) {
 		t.Errorf("edited text: %+v, want silence", rows)
 	}
 }
+
+// An organization created under no Ủy ban MTTQ gets a note; under one, or
+// a unit of another kind, none.
+func TestOrganizationOutsideTheFrontIsNoted(t *testing.T) {
+	h := newHarness(t)
+	tr := buildTree(t, h)
+	admin := person(adminID, "vi")
+	h.apply(h.text(admin, private(adminID), "/themdonvi Hội LHPN tỉnh Tuyên Quang | phunu | - | 08"))
+	if r := lastSent(t, h.outbox()); !strings.Contains(r.Action.Text, "Đã tạo đơn vị") || !strings.Contains(r.Action.Text, "không nằm dưới Ủy ban MTTQ nào") {
+		t.Errorf("top-level Hội LHPN: %q, want the note", r.Action.Text)
+	}
+	h.apply(h.text(admin, private(adminID), "/themdonvi Hội Nông dân xã Thái Bình | nongdan | "+tr.unit.Code))
+	if r := lastSent(t, h.outbox()); !strings.Contains(r.Action.Text, "Đã tạo đơn vị") || strings.Contains(r.Action.Text, "Lưu ý") {
+		t.Errorf("under the MTTQ: %q, want no note", r.Action.Text)
+	}
+	h.apply(h.text(admin, private(adminID), "/themdonvi Ban Dân vận Tỉnh ủy | bandanvan | - | 08"))
+	if r := lastSent(t, h.outbox()); !strings.Contains(r.Action.Text, "Đã tạo đơn vị") || strings.Contains(r.Action.Text, "Lưu ý") {
+		t.Errorf("a Ban Dân vận: %q, want no note", r.Action.Text)
+	}
+}

@@ -143,6 +143,7 @@ var samples = []struct {
 	{"bad_code", BadCode{Code: "mã có dấu"}, false},
 	{"unit_created", UnitCreated{Name: "Hội LHPN xã Thái Bình", Code: "02290-PHUNU", Kind: "Hội LHPN", Parent: "Ủy ban MTTQ xã Thái Bình", Place: "Thái Bình › Tuyên Quang"}, false},
 	{"unit_created_top", UnitCreated{Name: "Ban Dân vận Tỉnh ủy", Code: "08-BDV", Kind: "Ban Dân vận"}, false},
+	{"unit_created_outside_front", UnitCreated{Name: "Hội LHPN tỉnh", Code: "08-PHUNU", Kind: "Hội LHPN", OutsideFront: true}, false},
 	{"choose_field", ChooseField{Name: "Hội LHPN xã Thái Bình"}, false},
 	{"ask_new_value_name", AskNewValue{Field: "name", Current: "Hội LHPN xã Thái Bình"}, false},
 	{"ask_new_value_parent", AskNewValue{Field: "parent", Current: "Ủy ban MTTQ xã Thái Bình"}, false},

@@ -110,6 +110,9 @@ func (CodeTaken) Key() string { return "code_taken" }
 type UnitCreated struct {
 	Name, Code, Kind string
 	Parent, Place    string
+	// OutsideFront says an organization (Hội, Đoàn, Công đoàn) was put
+	// under no Ủy ban MTTQ, although since 2025 they sit under the Front.
+	OutsideFront bool
 }
 
 func (UnitCreated) Key() string { return "unit_created" }
