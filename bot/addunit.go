@@ -3,8 +3,8 @@ package bot
 import (
 	"errors"
 	"regexp"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
