@@ -175,6 +175,20 @@ func (x *index) chat(id int64) *chatQueue {
 }
 
 // add puts a freshly loaded row in its chat's queue.
+// known reports whether the chat has rows queued here.
+func (x *index) known(id int64) bool {
+	c, ok := x.chats[id]
+	if !ok {
+		return false
+	}
+	for _, rows := range c.rows {
+		if len(rows) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func (x *index) add(r store.OutboxRow, now time.Time) {
 	p := pendingOf(r)
 	x.depth[p.class()]++

@@ -225,12 +225,31 @@ func (s *Sender) load(ctx context.Context) error {
 	now := s.o.Clock.Now()
 	for {
 		var page store.OutboxPage
+		// migratedFrom maps a supergroup with new rows to the group it
+		// was, when this sender has not seen it before.
+		migratedFrom := map[int64]int64{}
 		err := s.o.Store.View(ctx, func(tx *store.Tx) error {
 			page = tx.PendingOutboxPage(s.lastLoaded, 1000)
+			for _, r := range page.Rows {
+				if _, seen := migratedFrom[r.ChatID]; seen || s.idx.known(r.ChatID) {
+					continue
+				}
+				migratedFrom[r.ChatID] = 0
+				if c, err := tx.Chat(r.ChatID); err == nil && c.MigratedFrom != 0 {
+					migratedFrom[r.ChatID] = c.MigratedFrom
+				}
+			}
 			return nil
 		})
 		if err != nil {
 			return err
+		}
+		// A group that became a supergroup: the rows still held for the
+		// group go first, ahead of the supergroup's newer ones.
+		for to, from := range migratedFrom {
+			if from != 0 && s.idx.known(from) {
+				s.idx.migrate(s.idx.chat(from), to, now)
+			}
 		}
 		for _, r := range page.Rows {
 			s.idx.add(r, now)

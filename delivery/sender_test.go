@@ -804,3 +804,35 @@ func TestGatewayRetryAfterIsAFloor(t *testing.T) {
 		r.checkSent(t, ids[0], a.ID, "a1")
 	})
 }
+
+// A group becomes a supergroup while the sender still holds some of its
+// messages: the bot records the migration (the service message), then a
+// new message is addressed to the supergroup. The group's older messages
+// go first.
+func TestMigrationKeepsOrderWithNewerRows(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const oldID, newID = -4002, -1004002
+		r := newRig(t, delivery.DefaultLimits)
+		group := r.emu.Group(oldID, "Chi hội")
+		r.start(t)
+		r.enqueue(t, text(oldID, "g1"), text(oldID, "g2"), text(oldID, "g3"))
+		time.Sleep(100 * time.Millisecond) // g1 is out; g2 and g3 wait for the group's pace
+		synctest.Wait()
+		if got := r.texts(oldID); !equal(got, []string{"g1"}) {
+			t.Fatalf("old group before the upgrade: %v, want [g1]", got)
+		}
+		r.emu.Migrate(alice, group, newID)
+		if err := r.st.Update(context.Background(), func(tx *store.Tx) error {
+			_, err := tx.MigrateChat(oldID, newID, time.Now())
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		r.enqueue(t, text(newID, "s1"))
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+		if got := r.texts(newID); !equal(got, []string{"g2", "g3", "s1"}) {
+			t.Errorf("supergroup: %v, want the group's older messages first: [g2 g3 s1]", got)
+		}
+	})
+}

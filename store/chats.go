@@ -34,9 +34,12 @@ type Chat struct {
 	Reason        string    `json:"reason,omitempty"`
 	// MigratedTo is the supergroup this group became; messages for the
 	// group go there.
-	MigratedTo int64     `json:"migrated_to,omitempty"`
-	FirstSeen  time.Time `json:"first_seen"`
-	LastSeen   time.Time `json:"last_seen"`
+	MigratedTo int64 `json:"migrated_to,omitempty"`
+	// MigratedFrom is the group this supergroup was: the sender moves
+	// what it still holds for that group here before anything newer.
+	MigratedFrom int64     `json:"migrated_from,omitempty"`
+	FirstSeen    time.Time `json:"first_seen"`
+	LastSeen     time.Time `json:"last_seen"`
 }
 
 // IsGroup reports whether the chat is a group or supergroup.
@@ -130,14 +133,19 @@ func (tx *Tx) MigrateChat(oldID, newID int64, at time.Time) (int, error) {
 	case err != nil:
 		return 0, err
 	}
-	if _, err := tx.Chat(newID); errors.Is(err, ErrNotFound) {
+	if existing, err := tx.Chat(newID); errors.Is(err, ErrNotFound) {
 		moved := old
-		moved.ID, moved.Kind, moved.MigratedTo = newID, ChatSupergroup, 0
+		moved.ID, moved.Kind, moved.MigratedTo, moved.MigratedFrom = newID, ChatSupergroup, 0, oldID
 		if err := tx.PutChat(moved); err != nil {
 			return 0, err
 		}
 	} else if err != nil {
 		return 0, err
+	} else if existing.MigratedFrom != oldID {
+		existing.MigratedFrom = oldID
+		if err := tx.PutChat(existing); err != nil {
+			return 0, err
+		}
 	}
 	old.MigratedTo = newID
 	if err := tx.PutChat(old); err != nil {
