@@ -143,6 +143,25 @@ func sameFile(a, b string) bool {
 	return err == nil && os.SameFile(ia, ib)
 }
 
+// botRunning reports whether a bot answers on the admin socket, having
+// said then that the command needs it stopped.
+func botRunning(cfg *config.Config, p messages.Printer, stderr io.Writer, command string) bool {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if !botAnswers(ctx, cfg) {
+		return false
+	}
+	refuseRunning(cfg, p, stderr, command)
+	return true
+}
+
+// refuseRunning says the command needs the bot stopped; it returns the
+// exit status 1.
+func refuseRunning(cfg *config.Config, p messages.Printer, stderr io.Writer, command string) int {
+	fmt.Fprintln(stderr, p.Text(messages.BotRunning{Path: cfg.Store.Path, Command: command}))
+	return 1
+}
+
 // restoreCommand runs "danvan restore [-config FILE] BACKUP" with the bot
 // stopped: the copy is checked, then replaces the store, the old file kept
 // aside.
@@ -151,18 +170,14 @@ func restoreCommand(args []string, stdout, stderr io.Writer, environ []string) i
 	if !ok {
 		return status
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if botAnswers(ctx, cfg) {
-		fmt.Fprintln(stderr, p.Text(messages.BotRunning{Path: cfg.Store.Path, Command: "restore"}))
+	if botRunning(cfg, p, stderr, "restore") {
 		return 1
 	}
 	_, aside, err := store.Restore(backup, cfg.Store.Path, time.Now())
 	var refused *store.CheckError
 	switch {
 	case errors.Is(err, store.ErrLocked):
-		fmt.Fprintln(stderr, p.Text(messages.BotRunning{Path: cfg.Store.Path, Command: "restore"}))
-		return 1
+		return refuseRunning(cfg, p, stderr, "restore")
 	case errors.As(err, &refused):
 		problem := "not_store"
 		if errors.Is(err, store.ErrNewerSchema) {
@@ -186,10 +201,7 @@ func compactCommand(args []string, stdout, stderr io.Writer, environ []string) i
 	if !ok {
 		return status
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if botAnswers(ctx, cfg) {
-		fmt.Fprintln(stderr, p.Text(messages.BotRunning{Path: cfg.Store.Path, Command: "compact"}))
+	if botRunning(cfg, p, stderr, "compact") {
 		return 1
 	}
 	if !fileExists(cfg.Store.Path) {
@@ -198,8 +210,7 @@ func compactCommand(args []string, stdout, stderr io.Writer, environ []string) i
 	}
 	before, after, err := store.Compact(cfg.Store.Path)
 	if errors.Is(err, store.ErrLocked) {
-		fmt.Fprintln(stderr, p.Text(messages.BotRunning{Path: cfg.Store.Path, Command: "compact"}))
-		return 1
+		return refuseRunning(cfg, p, stderr, "compact")
 	}
 	if err != nil {
 		return reportError(stderr, p, err)

@@ -181,7 +181,7 @@ func (b *Bot) apply(ctx context.Context, updates []Update, trackOffset bool) err
 	if len(updates) == 0 {
 		return nil
 	}
-	failed := make(map[int64]string)
+	failed := make(map[int64]*updateError)
 	for {
 		var poison *updateError
 		var undecodable []int64
@@ -200,13 +200,13 @@ func (b *Bot) apply(ctx context.Context, updates []Update, trackOffset bool) err
 				}
 				c := b.newContext(tx, now, u)
 				record := store.UpdateRecord{At: now, Outcome: store.OutcomeApplied}
-				switch reason, isFailed := failed[u.ID]; {
+				switch failure, isFailed := failed[u.ID]; {
 				case u.Undecodable:
 					record.Outcome = store.OutcomeUndecodable
 					undecodable = append(undecodable, u.ID)
 				case isFailed:
-					record.Outcome, record.Reason = store.OutcomeFailed, reason
-					if err := c.apologize(); err != nil {
+					record.Outcome, record.Reason = store.OutcomeFailed, failure.reason()
+					if err := c.apologize(failure.dialogueStep); err != nil {
 						return err
 					}
 				default:
@@ -231,7 +231,7 @@ func (b *Bot) apply(ctx context.Context, updates []Update, trackOffset bool) err
 			return tx.SetOffset(next)
 		})
 		if poison != nil && errors.Is(err, poison) {
-			failed[poison.id] = poison.reason()
+			failed[poison.id] = poison
 			// The error's text may quote what the person wrote: it goes
 			// to the debug log only.
 			b.log.Error("update failed; skipped with an apology",
@@ -256,7 +256,10 @@ func (b *Bot) apply(ctx context.Context, updates []Update, trackOffset bool) err
 type updateError struct {
 	id      int64
 	handler string
-	err     error
+	// dialogueStep says the update was routed to the sender's dialogue
+	// (Context.dialogueStep).
+	dialogueStep bool
+	err          error
 	// frames is where a panic happened: code locations only.
 	frames string
 }
@@ -277,11 +280,11 @@ func (e *updateError) reason() string {
 func (b *Bot) handleSafely(c *Context) (failure *updateError) {
 	defer func() {
 		if r := recover(); r != nil {
-			failure = &updateError{id: c.Update.ID, handler: c.handler, err: fmt.Errorf("panic: %v", r), frames: panicFrames()}
+			failure = &updateError{id: c.Update.ID, handler: c.handler, dialogueStep: c.dialogueStep, err: fmt.Errorf("panic: %v", r), frames: panicFrames()}
 		}
 	}()
 	if err := b.route(c); err != nil {
-		return &updateError{id: c.Update.ID, handler: c.handler, err: err}
+		return &updateError{id: c.Update.ID, handler: c.handler, dialogueStep: c.dialogueStep, err: err}
 	}
 	return nil
 }

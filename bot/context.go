@@ -38,10 +38,13 @@ type Context struct {
 	// (see then).
 	Carry string
 
-	bot      *Bot
-	handler  string
-	answered bool
-	enqueued bool
+	bot     *Bot
+	handler string
+	// dialogueStep is set when the update was routed to the sender's
+	// dialogue: a typed answer, or a press of a keyboard tied to it.
+	dialogueStep bool
+	answered     bool
+	enqueued     bool
 	// forget marks the rows enqueued from here on to leave no record once
 	// sent: the person's data has just been erased.
 	forget bool
@@ -179,7 +182,7 @@ const answerWindow = 15 * time.Second
 // apologize tells the person that their update could not be handled, in
 // their stored language (the failed handler's changes, including any
 // registry update, were rolled back).
-func (c *Context) apologize() error {
+func (c *Context) apologize(dialogueStep bool) error {
 	if c.Sender != nil {
 		if u, err := c.Tx.User(c.Sender.ID); err == nil {
 			c.SetLanguage(c.bot.language(u))
@@ -187,9 +190,7 @@ func (c *Context) apologize() error {
 		// The dialogue this update was a step of would fail the same
 		// way on every next message: it ends with the apology. A failed
 		// command or another button leaves the dialogue alone.
-		if step, err := c.bot.dialogueStep(c); err != nil {
-			return err
-		} else if step {
+		if dialogueStep {
 			if err := c.EndConversation(); err != nil {
 				return err
 			}

@@ -67,6 +67,7 @@ func (b *Bot) continueConversation(c *Context, conv store.Conversation) error {
 		return c.Tx.EndConversation(conv.UserID)
 	}
 	c.handler = "wizard:" + w.Name
+	c.dialogueStep = true
 	if ok, need := b.authorize(c, w.Perm, 0); !ok {
 		c.handler += ":refused"
 		return c.Reply(messages.Refused{Need: need})

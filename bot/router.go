@@ -330,29 +330,6 @@ func (b *Bot) routeMessage(c *Context) error {
 	return c.Reply(messages.Hint{What: what})
 }
 
-// dialogueStep reports whether the update is a step of the sender's live
-// dialogue in this chat, as routing would make it: a message that is not
-// a command (in a group, a reply to the bot), or a press of a keyboard
-// tied to the dialogue.
-func (b *Bot) dialogueStep(c *Context) (bool, error) {
-	conv, active, err := b.activeConversation(c)
-	if err != nil || !active {
-		return false, err
-	}
-	if cb := c.Callback; cb != nil {
-		// Any trouble reading the token (gone, damaged) means no: the
-		// apology this serves must never fail itself.
-		code, _, _ := strings.Cut(cb.Data, ":")
-		tok, err := c.Tx.Token(code)
-		return err == nil && tok.Conversation == conv.ID, nil
-	}
-	m := c.Message
-	if m == nil || c.Update.Edited != nil || m.Command != "" || m.Kind == KindService || m.MigrateToChatID != 0 || m.MigrateFromChatID != 0 {
-		return false, nil
-	}
-	return c.Chat.Kind == store.ChatPrivate || b.repliesToBot(m), nil
-}
-
 func (b *Bot) repliesToBot(m *Message) bool {
 	return m.ReplyTo != nil && m.ReplyTo.From != nil && m.ReplyTo.From.ID == b.Identity().ID
 }
@@ -455,6 +432,7 @@ func (b *Bot) routeCallback(c *Context) error {
 			c.handler += ":expired"
 			return notice("expired")
 		}
+		c.dialogueStep = true
 	}
 	if err := c.Tx.UseToken(code, c.Now); err != nil {
 		return err

@@ -85,11 +85,13 @@ func (b *Bot) Run(ctx context.Context, m Messenger, o RunOptions) error {
 }
 
 // registerMenu sets the command menu in every language, everywhere and
-// (without the commands that work only in a private chat) in groups; what
-// fails is retried in the background until ctx ends, since the bot works
-// without a menu. The returned function waits for those retries.
+// (without the commands that work only in a private chat) in groups. The
+// first attempts go out together and are waited for, so that one slow
+// answer does not hold up the next; what fails is retried in the
+// background until ctx ends, since the bot works without a menu. The
+// returned function waits for those retries.
 func (b *Bot) registerMenu(ctx context.Context, m Messenger) (wait func()) {
-	var wg sync.WaitGroup
+	var first, retries sync.WaitGroup
 	for _, scope := range []string{MenuEverywhere, MenuGroups} {
 		for _, menu := range []struct {
 			code string
@@ -97,12 +99,15 @@ func (b *Bot) registerMenu(ctx context.Context, m Messenger) (wait func()) {
 		}{{"", messages.Vi}, {"vi", messages.Vi}, {"en", messages.En}} {
 			entries := b.MenuFor(menu.lang, scope == MenuGroups)
 			set := func() error { return m.SetCommands(ctx, scope, menu.code, entries) }
-			if err := set(); err != nil {
-				wg.Go(func() { _ = b.retry(ctx, "setMyCommands", set) })
-			}
+			first.Go(func() {
+				if err := set(); err != nil {
+					retries.Go(func() { _ = b.retry(ctx, "setMyCommands", set) })
+				}
+			})
 		}
 	}
-	return wg.Wait
+	first.Wait()
+	return retries.Wait
 }
 
 // connectStep is retry for a step the bot cannot receive updates without:

@@ -72,6 +72,12 @@ func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, log *sl
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
 	}
 	log.Info("serving /healthz and /metrics", "addr", ln.Addr().String())
+	return RunServer(ctx, srv, ln, time.Second)
+}
+
+// RunServer serves srv on ln until ctx is cancelled, then gives requests
+// in flight grace to finish before it closes them.
+func RunServer(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration) error {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {
@@ -79,7 +85,7 @@ func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, log *sl
 		return err
 	case <-ctx.Done():
 	}
-	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil {
 		srv.Close()
