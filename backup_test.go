@@ -42,29 +42,8 @@ func startSocketBot(t *testing.T) *testBot {
 	t.Cleanup(srv.Close)
 	t.Cleanup(emu.Close)
 	tb := &testBot{emu: emu, cfg: testConfig(t, srv.URL, emu.Token()), logs: &syncBuffer{}}
-	a, err := newApp(tb.cfg, newLogger(tb.cfg, tb.logs), appOptions{AdminSocket: true})
-	if err != nil {
-		t.Fatalf("newApp: %v", err)
-	}
-	tb.app = a
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.run(ctx) }()
-	var once sync.Once
-	tb.stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("app.run: %v", err)
-			}
-		})
-	}
-	t.Cleanup(tb.stop)
-	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer wcancel()
-	if err := emu.WaitPolling(wctx); err != nil {
-		t.Fatalf("bot never started polling: %v\n%s", err, tb.logs)
-	}
+	tb.run(t, appOptions{AdminSocket: true})
+	tb.waitPolling(t)
 	return tb
 }
 

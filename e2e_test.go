@@ -75,8 +75,15 @@ func startTestBot(t *testing.T) *testBot {
 
 func (tb *testBot) start(t *testing.T) {
 	t.Helper()
-	log := newLogger(tb.cfg, tb.logs)
-	a, err := newApp(tb.cfg, log, appOptions{})
+	tb.run(t, appOptions{})
+	tb.waitPolling(t)
+}
+
+// run builds the app with opts and runs it until tb.stop (or the test's
+// end).
+func (tb *testBot) run(t *testing.T, opts appOptions) {
+	t.Helper()
+	a, err := newApp(tb.cfg, newLogger(tb.cfg, tb.logs), opts)
 	if err != nil {
 		t.Fatalf("newApp: %v", err)
 	}
@@ -94,6 +101,11 @@ func (tb *testBot) start(t *testing.T) {
 		})
 	}
 	t.Cleanup(tb.stop)
+}
+
+// waitPolling waits until the bot long-polls the emulator.
+func (tb *testBot) waitPolling(t *testing.T) {
+	t.Helper()
 	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer wcancel()
 	if err := tb.emu.WaitPolling(wctx); err != nil {

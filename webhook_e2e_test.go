@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -38,24 +37,7 @@ func startWebhookBot(t *testing.T) (*testBot, string) {
 	tb.cfg.Telegram.Mode = config.ModeWebhook
 	tb.cfg.Webhook = config.Webhook{Listen: ln.Addr().String(), PublicURL: hookURL, SecretToken: webhookSecret}
 
-	a, err := newApp(tb.cfg, newLogger(tb.cfg, tb.logs), appOptions{WebhookListener: ln})
-	if err != nil {
-		t.Fatalf("newApp: %v", err)
-	}
-	tb.app = a
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.run(ctx) }()
-	var once sync.Once
-	tb.stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("app.run: %v", err)
-			}
-		})
-	}
-	t.Cleanup(tb.stop)
+	tb.run(t, appOptions{WebhookListener: ln})
 	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer wcancel()
 	if _, err := emu.WaitWebhook(wctx); err != nil {
